@@ -1,0 +1,24 @@
+"""pytest-leakguard: fail tests whose memory keeps growing from run to run."""
+
+from __future__ import annotations
+
+from .config import MARKER_KWARGS, Budget, Settings
+from .probes import Probe
+from .verdict import CLEAN, ERROR, INCONCLUSIVE, LEAK, SKIPPED, ProbeTrend, Verdict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CLEAN",
+    "ERROR",
+    "INCONCLUSIVE",
+    "LEAK",
+    "MARKER_KWARGS",
+    "SKIPPED",
+    "Budget",
+    "Probe",
+    "ProbeTrend",
+    "Settings",
+    "Verdict",
+    "__version__",
+]

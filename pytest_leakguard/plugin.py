@@ -1,0 +1,182 @@
+"""The pytest11 entry point: options, hooks and the one object they delegate to."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from typing import Any, Optional
+
+import pytest
+
+from . import __version__
+from .config import (
+    MARKER_HELP,
+    OPTIONS,
+    Settings,
+    argparse_type,
+    load_settings,
+    parse_runs,
+    settings_for_item,
+)
+from .probes import BUILTIN_PROBES, ProbeFactory
+from .report import json_report
+from .report.terminal import LeakRepr, summary_lines
+from .runner import attach, run_test
+from .verdict import ERROR, INCONCLUSIVE, LEAK, Verdict
+
+ITEM_SETTINGS = pytest.StashKey[Settings]()
+PLUGIN_NAME = "leakguard-session"
+
+_STATUS_WORDS = {LEAK: ("L", "LEAKED"), INCONCLUSIVE: ("I", "INCONCLUSIVE"), ERROR: ("E", "LEAKERROR")}
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("leakguard", "memory-leak checks (pytest-leakguard)")
+    for setting, flag, ini_key, help_text in OPTIONS:
+        dest = flag.lstrip("-").replace("-", "_")
+        if setting in ("enabled", "strict"):
+            group.addoption(flag, action="store_true", default=None, dest=dest, help=help_text)
+        elif setting in ("runs", "max_runs", "warmup"):
+            group.addoption(flag, default=None, dest=dest, metavar="N", help=help_text,
+                            type=argparse_type(parse_runs))
+        else:
+            metavar = "PATH" if setting == "json_path" else setting.upper()
+            group.addoption(flag, default=None, dest=dest, metavar=metavar, help=help_text)
+        parser.addini(ini_key, help=help_text, type="string", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    factories: dict[str, ProbeFactory] = dict(BUILTIN_PROBES)
+    for extra in config.hook.pytest_leakguard_probes(config=config):
+        factories.update(extra)
+    units = {name: factory().unit for name, factory in factories.items()}
+    settings = load_settings(config, units, factories)
+    config.pluginmanager.register(LeakGuard(config, settings, factories, units), PLUGIN_NAME)
+
+
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> Optional[tuple[str, str, tuple[str, dict[str, bool]]]]:
+    data = getattr(report, "leakguard", None)
+    if data is None or not report.failed or data["verdict"] not in _STATUS_WORDS:
+        return None
+    letter, word = _STATUS_WORDS[data["verdict"]]
+    return "failed", letter, (word, {"red": True})
+
+
+class LeakGuard:
+    """The plugin's state for one session: settings, probes, and the verdicts seen."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        settings: Settings,
+        factories: dict[str, ProbeFactory],
+        units: dict[str, str],
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.factories = factories
+        self.units = units
+        self.results: list[dict[str, Any]] = []
+        self.checking = settings.enabled
+
+    def pytest_report_header(self, config: pytest.Config) -> Optional[list[str]]:
+        if not self.settings.enabled:
+            return None
+        s = self.settings
+        return [
+            f"leakguard: checking every test: {s.warmup} warm-up + {s.runs} to {s.max_runs}"
+            f" measured runs, budget {s.budget.describe()}, probes {', '.join(s.probes)}"
+            + (", strict" if s.strict else "")
+        ]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            markers = list(item.iter_markers("leakguard"))
+            if not markers and not self.settings.enabled:
+                continue
+            settings = settings_for_item(self.settings, reversed(markers), item.nodeid, self.units)
+            if settings.enabled:
+                item.stash[ITEM_SETTINGS] = settings
+                self.checking = True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: Optional[pytest.Item]
+    ) -> Optional[bool]:
+        if not self.checking:
+            return None
+        settings = item.stash.get(ITEM_SETTINGS, None)
+        if settings is None or item.config.getoption("setuponly", False):
+            return None
+        ihook = item.ihook
+        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        outcome = run_test(item, nextitem, settings, self.factories)
+        if outcome.verdict is not None:
+            report = outcome.reports[1] if len(outcome.reports) > 2 else outcome.reports[0]
+            self._judge(item, report, outcome.verdict, settings)
+        for report in outcome.reports:
+            ihook.pytest_runtest_logreport(report=report)
+        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
+    def _judge(
+        self, item: pytest.Item, report: pytest.TestReport, verdict: Verdict, settings: Settings
+    ) -> None:
+        attach(report, verdict, item.nodeid)
+        failing = verdict.status == LEAK or (
+            settings.strict and verdict.status in (ERROR, INCONCLUSIVE)
+        )
+        if failing and report.passed:
+            path, lineno, _ = item.location
+            report.outcome = "failed"
+            report.longrepr = LeakRepr(verdict.message(), path, (lineno or 0) + 1)  # type: ignore[assignment]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, "leakguard", None)
+        if data is not None:
+            self.results.append(data)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.results:
+            return
+        terminalreporter.write_sep("=", "leakguard")
+        verbose = self.config.get_verbosity() > 0
+        for text, markup in summary_lines(self.results, verbose):
+            terminalreporter.write_line(text, **markup)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        path = self.settings.json_path
+        if path is None or hasattr(self.config, "workerinput"):
+            return
+        settings = {
+            "warmup": self.settings.warmup,
+            "runs": self.settings.runs,
+            "max_runs": self.settings.max_runs,
+            "budget": self.settings.budget.describe(),
+            "strict": self.settings.strict,
+            "probes": list(self.settings.probes),
+        }
+        payload = json_report.build(self.results, settings, environment())
+        json_report.write_atomic(str(self.config.rootpath / path), payload)
+
+
+def environment() -> dict[str, str]:
+    """Where the figures were measured: they are comparable only within one environment."""
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": sys.platform,
+        "machine": platform.machine(),
+        "pytest": pytest.__version__,
+        "pytest_leakguard": __version__,
+    }

@@ -1,0 +1,51 @@
+"""Probes: small objects that sample one quantity after every run of a test.
+
+A probe is cheap to sample and allocates nothing that outlives the sample, so
+the harness does not measure itself.  New probes are registered through the
+``pytest_leakguard_probes`` hook (see :mod:`pytest_leakguard.hooks`).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol, runtime_checkable
+
+from .memory import BlocksProbe, ObjectsProbe, RssProbe, TracemallocProbe
+
+
+@runtime_checkable
+class Probe(Protocol):
+    """What the runner needs from a probe."""
+
+    name: str
+    unit: str
+    """``"bytes"`` (judged against the byte budget) or ``"count"``."""
+
+    def start(self) -> None:
+        """Prepare to sample (called once per checked test, before the first sample)."""
+
+    def sample(self) -> int:
+        """Return the current value; called after each run, after garbage collection."""
+
+    def stop(self) -> None:
+        """Release what :meth:`start` took (called once, even after an error)."""
+
+
+ProbeFactory = Callable[[], Probe]
+
+BUILTIN_PROBES: dict[str, ProbeFactory] = {
+    "blocks": BlocksProbe,
+    "objects": ObjectsProbe,
+    "tracemalloc": TracemallocProbe,
+    "rss": RssProbe,
+}
+"""The cheap probes, all on by default."""
+
+__all__ = [
+    "BUILTIN_PROBES",
+    "BlocksProbe",
+    "ObjectsProbe",
+    "Probe",
+    "ProbeFactory",
+    "RssProbe",
+    "TracemallocProbe",
+]

@@ -1,0 +1,108 @@
+"""The cheap memory probes: allocator blocks, gc objects, traced bytes, RSS."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import tracemalloc
+from typing import Any, Optional
+
+
+class BlocksProbe:
+    """Memory blocks allocated by the Python allocator (``sys.getallocatedblocks``)."""
+
+    name = "blocks"
+    unit = "count"
+
+    def start(self) -> None:
+        """Nothing to prepare."""
+
+    def sample(self) -> int:
+        """Return the number of live blocks."""
+        return sys.getallocatedblocks()
+
+    def stop(self) -> None:
+        """Nothing to release."""
+
+
+class ObjectsProbe:
+    """Objects tracked by the garbage collector.
+
+    The runner freezes the objects that existed before the test
+    (``gc.freeze``), so ``gc.get_objects()`` walks only the objects the test's
+    runs created and kept: its cost does not grow with the size of the heap.
+    """
+
+    name = "objects"
+    unit = "count"
+
+    def start(self) -> None:
+        """Nothing to prepare."""
+
+    def sample(self) -> int:
+        """Return the number of gc-tracked objects outside the frozen generation."""
+        return len(gc.get_objects())
+
+    def stop(self) -> None:
+        """Nothing to release."""
+
+
+class TracemallocProbe:
+    """Bytes traced by ``tracemalloc`` (Python's allocators, not native ``malloc``).
+
+    Tracing is started for the checked test only (unless it was already on,
+    for example with ``-X tracemalloc``), so tests that are not checked run at
+    full speed.
+    """
+
+    name = "tracemalloc"
+    unit = "bytes"
+
+    def __init__(self) -> None:
+        self._started = False
+
+    def start(self) -> None:
+        """Start tracing if nobody else did."""
+        if not tracemalloc.is_tracing():
+            tracemalloc.start(1)
+            self._started = True
+
+    def sample(self) -> int:
+        """Return the traced bytes that are still allocated."""
+        return tracemalloc.get_traced_memory()[0]
+
+    def stop(self) -> None:
+        """Stop tracing if this probe started it."""
+        if self._started:
+            tracemalloc.stop()
+            self._started = False
+
+
+class RssProbe:
+    """Resident set size of the process (catches native leaks in C extensions).
+
+    Page-granular and shared with everything in the process, so its budget
+    has a floor (see the documentation of ``leakguard_budget``).
+    """
+
+    name = "rss"
+    unit = "bytes"
+
+    def __init__(self) -> None:
+        self._process: Optional[Any] = None
+
+    def start(self) -> None:
+        """Open the process handle once, so sampling does no lookup."""
+        import psutil
+
+        self._process = psutil.Process()
+
+    def sample(self) -> int:
+        """Return the resident set size in bytes."""
+        assert self._process is not None, "start() was not called"
+        rss: int = self._process.memory_info().rss
+        return rss
+
+    def stop(self) -> None:
+        """Drop the process handle."""
+        self._process = None

@@ -1,0 +1,1 @@
+"""Renderers: they take verdicts (as the dicts carried by test reports), never measure."""

@@ -1,0 +1,80 @@
+"""The ``leakguard`` section of the terminal summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..verdict import CLEAN, ERROR, INCONCLUSIVE, LEAK, SKIPPED, VERDICTS, Verdict
+
+_LABELS = {
+    LEAK: "LEAKED",
+    INCONCLUSIVE: "INCONCLUSIVE",
+    ERROR: "ERROR",
+    CLEAN: "clean",
+    SKIPPED: "skipped",
+}
+_COLOURS = {LEAK: "red", ERROR: "red", INCONCLUSIVE: "yellow", CLEAN: "green", SKIPPED: "yellow"}
+
+
+def ordered(results: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Leaks first (worst first), then inconclusive, errors, clean, skipped."""
+    rank = {status: index for index, status in enumerate(VERDICTS)}
+
+    def key(data: Mapping[str, Any]) -> tuple[int, float, str]:
+        severity = Verdict.from_dict(data).severity()
+        return (rank.get(data["verdict"], len(rank)), -severity, data["nodeid"])
+
+    return sorted(results, key=key)
+
+
+def summary_lines(
+    results: Sequence[Mapping[str, Any]], verbose: bool
+) -> list[tuple[str, dict[str, bool]]]:
+    """Lines (with markup) for the summary: one per non-clean test, then the counts.
+
+    Clean and skipped tests get a line of their own only when ``verbose``.
+    """
+    lines: list[tuple[str, dict[str, bool]]] = []
+    for data in ordered(results):
+        status = data["verdict"]
+        if status in (CLEAN, SKIPPED) and not verbose:
+            continue
+        verdict = Verdict.from_dict(data)
+        label = _LABELS[status]
+        lines.append((f"{label} {data['nodeid']} - {verdict.summary()}", {_COLOURS[status]: True}))
+    counts = {status: 0 for status in VERDICTS}
+    for data in results:
+        counts[data["verdict"]] = counts.get(data["verdict"], 0) + 1
+    parts = [f"{counts[s]} {s if s != LEAK else 'leaked'}" for s in VERDICTS if counts[s]]
+    total = f"{len(results)} checked: " + ", ".join(parts)
+    colour = "red" if counts[LEAK] or counts[ERROR] else "yellow" if counts[INCONCLUSIVE] else "green"
+    lines.append((total, {colour: True, "bold": True}))
+    return lines
+
+
+class _Crash:
+    """What pytest's short summary reads from ``longrepr.reprcrash``."""
+
+    def __init__(self, message: str, path: str, lineno: int) -> None:
+        self.message = message
+        self.path = path
+        self.lineno = lineno
+
+
+class LeakRepr:
+    """The failure text of a test that leaked (used as ``report.longrepr``)."""
+
+    def __init__(self, text: str, path: str, lineno: int) -> None:
+        self.text = text
+        self.reprcrash = _Crash(text.splitlines()[0], path, lineno)
+
+    def toterminal(self, tw: Any) -> None:
+        """Write the failure text, the first line in red."""
+        head, *rest = self.text.splitlines()
+        tw.line(head, red=True, bold=True)
+        for line in rest:
+            tw.line(line)
+
+    def __str__(self) -> str:
+        return self.text

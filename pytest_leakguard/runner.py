@@ -1,0 +1,231 @@
+"""The repeat loop around one test: normal run, warm-up runs, measured runs.
+
+The test's own outcome comes from its normal run, whose reports are logged as
+usual.  Only when that run passed is the test run again: its function-scoped
+fixtures are torn down after each run (``teardown_exact`` up to the test's
+parent), so a leak in a fixture is found; higher-scoped fixtures stay up until
+the final teardown, which uses the real next item.
+"""
+
+from __future__ import annotations
+
+import gc
+import warnings
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Optional, cast
+
+import pytest
+from _pytest.runner import CallInfo, call_and_report, runtestprotocol
+
+from .config import Settings
+from .probes import Probe, ProbeFactory
+from .settle import settle
+from .verdict import CONTINUE, ERROR, SKIPPED, Decision, Verdict, decide
+
+
+@dataclass
+class Outcome:
+    """The reports to log for one test and its verdict (``None``: not checked)."""
+
+    reports: list[pytest.TestReport]
+    verdict: Optional[Verdict]
+
+
+def run_test(
+    item: pytest.Item,
+    nextitem: Optional[pytest.Item],
+    settings: Settings,
+    factories: Mapping[str, ProbeFactory],
+) -> Outcome:
+    """Run ``item`` normally, then (if it passed) again under measurement."""
+    setup = call_and_report(item, "setup", log=False)
+    reports = [setup]
+    call: Optional[pytest.TestReport] = None
+    if setup.passed:
+        if item.config.getoption("setupshow", False):
+            from _pytest.runner import show_test_item
+
+            show_test_item(item)
+        call = call_and_report(item, "call", log=False)
+        reports.append(call)
+    if item.session.shouldfail or item.session.shouldstop:
+        nextitem = None
+    reason = _why_not_rerun(item, setup, call)
+    verdict: Optional[Verdict] = None
+    if reason is None:
+        # The normal run's function-scoped teardown; the rest waits for the end.
+        first_teardown = call_and_report(item, "teardown", log=False, nextitem=_parent(item))
+        _forget_request(item)
+        if first_teardown.passed:
+            verdict = measure(item, settings, factories)
+            reports.append(_final_teardown(item, nextitem) or first_teardown)
+        else:
+            verdict = Verdict(SKIPPED, reason="the test's teardown failed")
+            reports.append(first_teardown)
+            item.session._setupstate.teardown_exact(nextitem)
+    else:
+        verdict = Verdict(SKIPPED, reason=reason)
+        reports.append(call_and_report(item, "teardown", log=False, nextitem=nextitem))
+        _forget_request(item)
+    return Outcome(reports, verdict)
+
+
+def _final_teardown(
+    item: pytest.Item, nextitem: Optional[pytest.Item]
+) -> Optional[pytest.TestReport]:
+    """Tear down what the re-runs kept up (higher scopes, as nextitem needs).
+
+    Not through the teardown hook: its implementations (logging, capture) expect a
+    setup before each teardown.  A report is made only for an error.
+    """
+    call = CallInfo.from_call(
+        lambda: item.session._setupstate.teardown_exact(nextitem), when="teardown"
+    )
+    if call.excinfo is None:
+        return None
+    report: pytest.TestReport = item.ihook.pytest_runtest_makereport(item=item, call=call)
+    return report
+
+
+def _why_not_rerun(
+    item: pytest.Item, setup: pytest.TestReport, call: Optional[pytest.TestReport]
+) -> Optional[str]:
+    if not isinstance(item, pytest.Function):
+        return f"{type(item).__name__} items are not re-run"
+    if call is None:
+        return "the test was skipped" if setup.skipped else "the test's setup failed"
+    if hasattr(call, "wasxfail"):
+        return "xfail tests are not re-run"
+    if call.skipped:
+        return "the test was skipped"
+    if call.failed:
+        return "the test failed"
+    if item.session.shouldfail or item.session.shouldstop:
+        return "the session is stopping"
+    return None
+
+
+def _parent(item: pytest.Item) -> pytest.Item:
+    # teardown_exact(nextitem) pops nodes not in nextitem.listchain(): the parent's
+    # chain keeps every collector up and tears down the function scope only.
+    return cast(pytest.Item, item.parent)
+
+
+def _forget_request(item: pytest.Item) -> None:
+    # As runtestprotocol does after a run: the next run builds a fresh request.
+    if hasattr(item, "_request"):
+        item._request = False  # type: ignore[attr-defined]
+        item.funcargs = None  # type: ignore[attr-defined]
+
+
+def _rerun(item: pytest.Item) -> Optional[Verdict]:
+    """Run the test once more; a verdict if the run did not pass."""
+    for report in runtestprotocol(item, log=False, nextitem=_parent(item)):
+        if report.failed:
+            return Verdict(
+                ERROR,
+                reason=f"{report.when} failed when the test was run again",
+                error=report.longreprtext,
+            )
+        if report.skipped:
+            return Verdict(SKIPPED, reason="the test skipped itself when run again")
+    return None
+
+
+class _Series:
+    """Preallocated sample arrays: storing a sample allocates nothing that stays alive."""
+
+    def __init__(self, names: Sequence[str], capacity: int) -> None:
+        self.names = tuple(names)
+        self.values = {name: array("q", bytes(8 * capacity)) for name in names}
+        self.count = 0
+
+    def windows(self, start: int) -> dict[str, array[int]]:
+        return {name: values[start : self.count] for name, values in self.values.items()}
+
+    def as_lists(self) -> dict[str, list[int]]:
+        return {name: values[: self.count].tolist() for name, values in self.values.items()}
+
+
+def measure(
+    item: pytest.Item, settings: Settings, factories: Mapping[str, ProbeFactory]
+) -> Verdict:
+    """Run the test ``warmup`` times, then between ``runs`` and ``max_runs`` times, sampling."""
+    probes: list[Probe] = [factories[name]() for name in settings.probes]
+    units = {p.name: p.unit for p in probes}
+    thresholds = settings.thresholds(units)
+    series = _Series(settings.probes, 1 + settings.warmup + settings.max_runs)
+    sections = getattr(item, "_report_sections", None)
+    kept_sections = len(sections) if sections is not None else 0
+    kept_properties = len(item.user_properties)
+
+    def judge() -> Decision:
+        start = min(settings.warmup, series.count - 2) if series.count >= 2 else 0
+        return decide(
+            series.windows(start),
+            thresholds,
+            units,
+            min_runs=settings.runs if start == settings.warmup else 1 << 30,
+            max_runs=settings.max_runs,
+        )
+
+    def sample() -> None:
+        settle()
+        index = series.count
+        for probe in probes:
+            series.values[probe.name][index] = probe.sample()
+        series.count += 1
+
+    # Objects that existed before this test are moved out of the collector's
+    # reach, so each collection and each object count costs what the test
+    # allocated, not the size of the heap.
+    gc.freeze()
+    started: list[Probe] = []
+    verdict: Optional[Verdict] = None
+    decision: Optional[Decision] = None
+    try:
+        for probe in probes:
+            probe.start()
+            started.append(probe)
+        with warnings.catch_warnings(record=True) as recorded:
+            # Recorded (and dropped) per run: pytest's own recorder would keep every
+            # re-run's warnings, and "default" filters would grow module registries.
+            warnings.simplefilter("always")
+            series.count = 2
+            judge()  # fill the free lists the judging itself uses, before any sample
+            series.count = 0
+            sample()
+            for _ in range(settings.warmup + settings.max_runs):
+                verdict = _rerun(item)
+                if sections is not None:
+                    del sections[kept_sections:]
+                del item.user_properties[kept_properties:]
+                del recorded[:]
+                if verdict is not None:
+                    break
+                sample()
+                decision = judge()
+                if decision.status != CONTINUE:
+                    break
+                decision = None  # not kept alive into the next sample
+    finally:
+        for probe in reversed(started):
+            probe.stop()
+        gc.unfreeze()
+    samples = series.as_lists()
+    if verdict is not None:
+        verdict.warmup = settings.warmup
+        verdict.samples = samples
+        return verdict
+    assert decision is not None
+    return Verdict(decision.status, warmup=settings.warmup, trends=decision.trends, samples=samples)
+
+
+def attach(report: pytest.TestReport, verdict: Verdict, nodeid: str) -> dict[str, Any]:
+    """Put the verdict on the report as a JSON-able dict (it crosses xdist as is)."""
+    data = verdict.to_dict()
+    data["nodeid"] = nodeid
+    report.leakguard = data  # type: ignore[attr-defined]
+    return data

@@ -1,0 +1,46 @@
+"""Bring the interpreter to a comparable state before each sample.
+
+CPython's own refleak hunter (``regrtest -R``) clears the interpreter's
+bounded caches between runs, so that a cache filling up is not mistaken for
+a leak; this module does the same for the caches a test commonly fills.
+Only modules that are already imported are touched: importing one here would
+itself look like growth.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from typing import Any, Callable
+
+
+def _call(module: str, *path: str) -> None:
+    obj: Any = sys.modules.get(module)
+    for name in path:
+        if obj is None:
+            return
+        obj = getattr(obj, name, None)
+    if callable(obj):
+        obj()
+
+
+def clear_interpreter_caches() -> None:
+    """Empty the stdlib's caches (re, typing, struct, linecache, urllib, fnmatch...)."""
+    _call("re", "purge")
+    typing = sys.modules.get("typing")
+    cleanups: list[Callable[[], None]] = getattr(typing, "_cleanups", [])
+    for cleanup in cleanups:
+        cleanup()
+    _call("struct", "_clearcache")
+    _call("linecache", "clearcache")
+    _call("urllib.parse", "clear_cache")
+    _call("fnmatch", "_compile_pattern", "cache_clear")
+    _call("filecmp", "clear_cache")
+    _call("importlib", "invalidate_caches")
+    sys._clear_type_cache()
+
+
+def settle() -> None:
+    """Clear interpreter caches, then collect garbage (cycles included)."""
+    clear_interpreter_caches()
+    gc.collect()

@@ -1,0 +1,81 @@
+"""Parse and format sizes and counts (pure, no pytest import)."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "k": 1024,
+    "kib": 1024,
+    "m": 1024**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gib": 1024**3,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(text: str | int | float) -> int:
+    """Return the number of bytes in ``text`` (``512``, ``64 B``, ``1 KB``, ``1 KiB``, ``2 MiB``).
+
+    ``KB``/``MB``/``GB`` are decimal (1000), ``KiB``/``MiB``/``GiB`` (and the
+    bare letters ``K``/``M``/``G``) binary (1024).  Raises ``ValueError`` with a
+    sentence that can be shown to a user.
+    """
+    if isinstance(text, bool):
+        raise ValueError(f"{text!r} is not a size")
+    if isinstance(text, (int, float)):
+        if text < 0:
+            raise ValueError(f"{text!r} is negative; a size must be 0 or more")
+        return int(text)
+    match = _SIZE_RE.match(text)
+    if not match:
+        raise ValueError(
+            f"{text!r} is not a size; use a number of bytes with an optional unit,"
+            " for example 512, 64 B, 1 KB, 1 KiB or 2 MiB"
+        )
+    number, unit = match.groups()
+    factor = _UNITS.get(unit.lower())
+    if factor is None:
+        raise ValueError(
+            f"{text!r} has an unknown unit {unit!r}; use B, KB, MB, GB, KiB, MiB or GiB"
+        )
+    return int(float(number) * factor)
+
+
+def parse_count(text: str | int | float) -> float:
+    """Return a non-negative number of objects or blocks per run."""
+    if isinstance(text, bool):
+        raise ValueError(f"{text!r} is not a count")
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{text!r} is not a number") from None
+    if value < 0 or value != value:
+        raise ValueError(f"{text!r} is negative; a count must be 0 or more")
+    return value
+
+
+def format_size(value: float) -> str:
+    """Format bytes for people: ``512 B``, ``1.5 KiB``, ``-2.0 MiB``."""
+    sign = "-" if value < 0 else ""
+    size = abs(value)
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{sign}{size:.0f} {unit}" if unit == "B" else f"{sign}{size:.1f} {unit}"
+        size /= 1024
+    return f"{sign}{size:.1f} GiB"
+
+
+def format_amount(value: float, unit: str) -> str:
+    """Format a per-run figure in the probe's unit (``bytes`` or ``count``)."""
+    if unit == "bytes":
+        return format_size(value)
+    if value == int(value):
+        return f"{int(value)}"
+    return f"{value:.1f}"

@@ -1,0 +1,249 @@
+"""The leak decision: samples in, :class:`Verdict` out.
+
+Pure: no pytest import, no I/O, no global state, so every rule here is
+unit-tested with plain lists.
+
+A *window* is the series of samples a probe took after the warm-up runs: the
+last warm-up sample first (the base), then one sample after each measured run.
+A probe's series is judged by three figures:
+
+* ``growth``: average growth per run over the whole window,
+* ``tail growth``: average growth per run over the last third of the window
+  (at least four runs), which tells sustained growth from growth that stopped
+  (a bounded cache that filled up, a lazy import in a measured run),
+* ``rising steps``: how many runs grew by more than the threshold.
+
+A probe is *growing* when all three say so (see :func:`assess`); *flat* when the
+tail did not grow beyond the threshold; *noisy* otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .units import format_amount
+
+LEAK = "leak"
+CLEAN = "clean"
+INCONCLUSIVE = "inconclusive"
+ERROR = "error"
+SKIPPED = "skipped"
+VERDICTS = (LEAK, INCONCLUSIVE, ERROR, CLEAN, SKIPPED)
+
+GROWING = "growing"
+FLAT = "flat"
+NOISY = "noisy"
+
+CONTINUE = "continue"
+"""Returned by :func:`decide` while more runs are needed."""
+
+MIN_TAIL = 4
+"""Runs in the shortest tail: a leak that grows every 2nd, 3rd or 4th run is seen in it."""
+
+
+@dataclass(frozen=True)
+class ProbeTrend:
+    """How one probe's series moved over the measured runs."""
+
+    probe: str
+    unit: str
+    trend: str
+    growth_per_run: float
+    tail_growth_per_run: float
+    rising_runs: int
+    runs: int
+    threshold: Optional[float]
+
+    @property
+    def decisive(self) -> bool:
+        """Whether this probe may decide the verdict (it has a threshold)."""
+        return self.threshold is not None
+
+    def describe(self) -> str:
+        """One line for people: ``tracemalloc: +1.0 MiB/run over 20 runs (budget 0 B)``."""
+        growth = format_amount(self.growth_per_run, self.unit)
+        sign = "+" if self.growth_per_run >= 0 else ""
+        line = f"{self.probe}: {sign}{growth}/run over {self.runs} runs"
+        line += f", grew in {self.rising_runs} of {self.runs}"
+        if self.threshold is None:
+            return line + " (informative)"
+        return line + f" (budget {format_amount(self.threshold, self.unit)}/run)"
+
+
+def tail_length(steps: int) -> int:
+    """Number of runs in the tail of a window of ``steps`` runs."""
+    return min(steps, max(MIN_TAIL, math.ceil(steps / 3)))
+
+
+def assess(
+    probe: str, window: Sequence[float], threshold: Optional[float], unit: str = "count"
+) -> ProbeTrend:
+    """Classify one probe's window (base sample first) as growing, flat or noisy.
+
+    ``threshold`` is the growth per run that is tolerated; ``None`` makes the
+    probe informative (its trend is computed against 0 but never decides).
+    """
+    steps = len(window) - 1
+    if steps < 1:
+        raise ValueError("a window needs at least two samples")
+    limit = 0.0 if threshold is None else threshold
+    growth = (window[-1] - window[0]) / steps
+    tail = tail_length(steps)
+    tail_growth = (window[-1] - window[-1 - tail]) / tail
+    rising = sum(1 for a, b in zip(window, window[1:]) if b - a > limit)
+    if tail_growth <= limit:
+        trend = FLAT
+    elif growth > limit and rising >= max(2, math.ceil(steps / 4)):
+        trend = GROWING
+    else:
+        trend = NOISY
+    return ProbeTrend(probe, unit, trend, growth, tail_growth, rising, steps, threshold)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What :func:`decide` concluded: a verdict status or :data:`CONTINUE`."""
+
+    status: str
+    trends: tuple[ProbeTrend, ...]
+
+
+def decide(
+    windows: Mapping[str, Sequence[float]],
+    thresholds: Mapping[str, Optional[float]],
+    units: Mapping[str, str],
+    *,
+    min_runs: int,
+    max_runs: int,
+) -> Decision:
+    """Judge the windows of all probes after ``len(window) - 1`` measured runs.
+
+    * fewer than ``min_runs`` runs: :data:`CONTINUE`;
+    * every decisive probe flat: :data:`CLEAN` (early stop);
+    * a decisive probe growing or noisy before ``max_runs``: :data:`CONTINUE`
+      (a bounded cache that is still filling looks like a leak until it is full);
+    * at ``max_runs``: :data:`LEAK` if a decisive probe grows, else
+      :data:`INCONCLUSIVE` if one is noisy.
+    """
+    trends = tuple(
+        assess(name, window, thresholds.get(name), units.get(name, "count"))
+        for name, window in windows.items()
+    )
+    runs = min((t.runs for t in trends), default=0)
+    decisive = [t for t in trends if t.decisive]
+    if runs < min_runs:
+        return Decision(CONTINUE, trends)
+    if all(t.trend == FLAT for t in decisive):
+        return Decision(CLEAN, trends)
+    if runs < max_runs:
+        return Decision(CONTINUE, trends)
+    if any(t.trend == GROWING for t in decisive):
+        return Decision(LEAK, trends)
+    return Decision(INCONCLUSIVE, trends)
+
+
+@dataclass
+class Verdict:
+    """The outcome of checking one test, with everything the reports need."""
+
+    status: str
+    reason: str = ""
+    warmup: int = 0
+    trends: tuple[ProbeTrend, ...] = ()
+    samples: dict[str, list[int]] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def runs(self) -> int:
+        """Measured runs (warm-up runs not counted)."""
+        return max((t.runs for t in self.trends), default=0)
+
+    @property
+    def offending(self) -> list[ProbeTrend]:
+        """Decisive probes that grew (for a leak) or were noisy (inconclusive)."""
+        wanted = {LEAK: (GROWING,), INCONCLUSIVE: (GROWING, NOISY)}.get(self.status, ())
+        return [t for t in self.trends if t.decisive and t.trend in wanted]
+
+    def severity(self) -> float:
+        """A sort key: the largest growth per run among offending byte probes, then counts."""
+        offending = self.offending
+        byte_growth = [t.growth_per_run for t in offending if t.unit == "bytes"]
+        count_growth = [t.growth_per_run for t in offending if t.unit != "bytes"]
+        return max(byte_growth, default=0.0) * 1e6 + max(count_growth, default=0.0)
+
+    def message(self) -> str:
+        """The failure message: the verdict, then one line per probe."""
+        head = {
+            LEAK: "memory leak: retained memory grows from run to run",
+            INCONCLUSIVE: "leak check inconclusive: growth that is neither flat nor sustained",
+            ERROR: "leak check error: a re-run of the test failed",
+            CLEAN: "no leak",
+            SKIPPED: "leak check skipped",
+        }[self.status]
+        lines = [f"{head} ({self.runs} measured runs after {self.warmup} warm-up runs)"]
+        if self.reason:
+            lines.append(self.reason)
+        marked = {t.probe for t in self.offending}
+        for trend in self.trends:
+            prefix = "  > " if trend.probe in marked else "    "
+            lines.append(prefix + trend.describe())
+        if self.error:
+            lines.append(self.error)
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        """A short phrase for one summary line: the offending probes' growth per run."""
+        if self.status in (ERROR, SKIPPED):
+            return self.reason
+        shown = self.offending or [t for t in self.trends if t.decisive]
+        parts = []
+        for trend in shown:
+            sign = "+" if trend.growth_per_run >= 0 else ""
+            parts.append(f"{trend.probe} {sign}{format_amount(trend.growth_per_run, trend.unit)}/run")
+        return ", ".join(parts) + f" ({self.runs} runs)"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (it travels on the test report, across xdist too)."""
+        return {
+            "verdict": self.status,
+            "reason": self.reason,
+            "warmup": self.warmup,
+            "runs": self.runs,
+            "growth_per_run": {t.probe: t.growth_per_run for t in self.trends},
+            "trend": {t.probe: t.trend for t in self.trends},
+            "thresholds": {t.probe: t.threshold for t in self.trends},
+            "units": {t.probe: t.unit for t in self.trends},
+            "rising_runs": {t.probe: t.rising_runs for t in self.trends},
+            "tail_growth_per_run": {t.probe: t.tail_growth_per_run for t in self.trends},
+            "samples": {name: list(values) for name, values in self.samples.items()},
+            "error": self.error,
+            "message": self.message() if self.status != CLEAN else "",
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        """Rebuild a verdict from :meth:`to_dict` output (as received from an xdist worker)."""
+        trends = tuple(
+            ProbeTrend(
+                probe=name,
+                unit=data["units"][name],
+                trend=data["trend"][name],
+                growth_per_run=data["growth_per_run"][name],
+                tail_growth_per_run=data["tail_growth_per_run"][name],
+                rising_runs=data["rising_runs"][name],
+                runs=data["runs"],
+                threshold=data["thresholds"][name],
+            )
+            for name in data["growth_per_run"]
+        )
+        return cls(
+            status=data["verdict"],
+            reason=data.get("reason", ""),
+            warmup=data.get("warmup", 0),
+            trends=trends,
+            samples={k: list(v) for k, v in data.get("samples", {}).items()},
+            error=data.get("error", ""),
+        )
