@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, TypeVar, Union
+from typing import Any, Callable, TypeVar, Union
 
 import pytest
 
@@ -50,10 +50,10 @@ class Budget:
     threshold of their own.
     """
 
-    default_bytes: Optional[int] = None
+    default_bytes: int | None = None
     per_probe: Mapping[str, float] = field(default_factory=dict)
 
-    def threshold(self, probe: str, unit: str) -> Optional[float]:
+    def threshold(self, probe: str, unit: str) -> float | None:
         """The threshold for one probe, or ``None`` when it only informs."""
         if probe in self.per_probe:
             return self.per_probe[probe]
@@ -84,35 +84,37 @@ def parse_budget(value: BudgetValue, units: Mapping[str, str]) -> Budget:
     ``units`` maps known probe names to ``"bytes"`` or ``"count"``.  Raises
     ``ValueError`` with a sentence for the user.
     """
-    items: list[tuple[Optional[str], Union[str, int, float]]] = []
+    items: list[tuple[str | None, str | int | float]] = []
     if isinstance(value, Mapping):
         items = [(str(k), v) for k, v in value.items()]
     elif isinstance(value, str):
         for part in value.split(","):
             if not part.strip():
                 raise ValueError(f"{value!r} has an empty item")
-            name, sep, amount = part.partition(":")
-            items.append((name.strip(), amount) if sep else (None, part))
-    else:
+            head, sep, tail = part.partition(":")
+            items.append((head.strip(), tail) if sep else (None, part))
+    elif isinstance(value, (int, float)):
         items = [(None, value)]
-    default_bytes: Optional[int] = None
+    else:
+        raise ValueError(f"{value!r} is not a budget")
+    default_bytes: int | None = None
     per_probe: dict[str, float] = {}
-    for name, amount in items:
-        if name is None:
+    for probe, amount in items:
+        if probe is None:
             default_bytes = parse_size(amount)
             continue
-        if name not in units:
+        if probe not in units:
             raise ValueError(
-                f"unknown probe {name!r} in budget {value!r}; known probes: {', '.join(units)}"
+                f"unknown probe {probe!r} in budget {value!r}; known probes: {', '.join(units)}"
             )
-        if units[name] == "bytes":
-            per_probe[name] = float(parse_size(amount))
+        if units[probe] == "bytes":
+            per_probe[probe] = float(parse_size(amount))
         else:
-            per_probe[name] = parse_count(amount)
+            per_probe[probe] = parse_count(amount)
     return Budget(default_bytes, per_probe)
 
 
-def parse_probes(value: Union[str, Iterable[str]], known: Iterable[str]) -> tuple[str, ...]:
+def parse_probes(value: str | Iterable[str], known: Iterable[str]) -> tuple[str, ...]:
     """Parse ``"blocks,rss"`` (or a list) into probe names, rejecting unknown ones."""
     names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value)
     known = list(known)
@@ -124,7 +126,7 @@ def parse_probes(value: Union[str, Iterable[str]], known: Iterable[str]) -> tupl
     return tuple(dict.fromkeys(names))
 
 
-def parse_bool(value: Union[str, bool]) -> bool:
+def parse_bool(value: str | bool) -> bool:
     """Parse an ini-style boolean."""
     if isinstance(value, bool):
         return value
@@ -136,7 +138,7 @@ def parse_bool(value: Union[str, bool]) -> bool:
     raise ValueError(f"{value!r} is not a boolean; use true or false")
 
 
-def parse_runs(value: Union[str, int]) -> int:
+def parse_runs(value: str | int) -> int:
     """Parse a number of runs: a whole number, 0 or more."""
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a whole number")
@@ -174,9 +176,9 @@ class Settings:
     budget: Budget = field(default_factory=Budget)
     strict: bool = False
     probes: tuple[str, ...] = ()
-    json_path: Optional[str] = None
+    json_path: str | None = None
 
-    def thresholds(self, units: Mapping[str, str]) -> dict[str, Optional[float]]:
+    def thresholds(self, units: Mapping[str, str]) -> dict[str, float | None]:
         """The threshold of every selected probe."""
         return {name: self.budget.threshold(name, units[name]) for name in self.probes}
 

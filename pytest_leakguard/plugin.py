@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -27,7 +27,11 @@ from .verdict import ERROR, INCONCLUSIVE, LEAK, Verdict
 ITEM_SETTINGS = pytest.StashKey[Settings]()
 PLUGIN_NAME = "leakguard-session"
 
-_STATUS_WORDS = {LEAK: ("L", "LEAKED"), INCONCLUSIVE: ("I", "INCONCLUSIVE"), ERROR: ("E", "LEAKERROR")}
+_STATUS_WORDS = {
+    LEAK: ("L", "LEAKED"),
+    INCONCLUSIVE: ("I", "INCONCLUSIVE"),
+    ERROR: ("E", "LEAKERROR"),
+}
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -43,8 +47,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if setting in ("enabled", "strict"):
             group.addoption(flag, action="store_true", default=None, dest=dest, help=help_text)
         elif setting in ("runs", "max_runs", "warmup"):
-            group.addoption(flag, default=None, dest=dest, metavar="N", help=help_text,
-                            type=argparse_type(parse_runs))
+            group.addoption(
+                flag,
+                default=None,
+                dest=dest,
+                metavar="N",
+                help=help_text,
+                type=argparse_type(parse_runs),
+            )
         else:
             metavar = "PATH" if setting == "json_path" else setting.upper()
             group.addoption(flag, default=None, dest=dest, metavar=metavar, help=help_text)
@@ -63,7 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_teststatus(
     report: pytest.TestReport, config: pytest.Config
-) -> Optional[tuple[str, str, tuple[str, dict[str, bool]]]]:
+) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
     data = getattr(report, "leakguard", None)
     if data is None or not report.failed or data["verdict"] not in _STATUS_WORDS:
         return None
@@ -88,7 +98,7 @@ class LeakGuard:
         self.results: list[dict[str, Any]] = []
         self.checking = settings.enabled
 
-    def pytest_report_header(self, config: pytest.Config) -> Optional[list[str]]:
+    def pytest_report_header(self, config: pytest.Config) -> list[str] | None:
         if not self.settings.enabled:
             return None
         s = self.settings
@@ -111,12 +121,12 @@ class LeakGuard:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(
-        self, item: pytest.Item, nextitem: Optional[pytest.Item]
-    ) -> Optional[bool]:
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> bool | None:
         if not self.checking:
             return None
         settings = item.stash.get(ITEM_SETTINGS, None)
-        if settings is None or item.config.getoption("setuponly", False):
+        if settings is None or _showing_setup(item.config):
             return None
         ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
@@ -168,6 +178,11 @@ class LeakGuard:
         }
         payload = json_report.build(self.results, settings, environment())
         json_report.write_atomic(str(self.config.rootpath / path), payload)
+
+
+def _showing_setup(config: pytest.Config) -> bool:
+    # --setup-show/--setup-only/--setup-plan print each setup: re-runs would repeat them.
+    return any(config.getoption(name, False) for name in ("setupshow", "setuponly", "setupplan"))
 
 
 def environment() -> dict[str, str]:

@@ -14,7 +14,7 @@ import warnings
 from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, cast
+from typing import Any, cast
 
 import pytest
 from _pytest.runner import CallInfo, call_and_report, runtestprotocol
@@ -30,30 +30,26 @@ class Outcome:
     """The reports to log for one test and its verdict (``None``: not checked)."""
 
     reports: list[pytest.TestReport]
-    verdict: Optional[Verdict]
+    verdict: Verdict | None
 
 
 def run_test(
     item: pytest.Item,
-    nextitem: Optional[pytest.Item],
+    nextitem: pytest.Item | None,
     settings: Settings,
     factories: Mapping[str, ProbeFactory],
 ) -> Outcome:
     """Run ``item`` normally, then (if it passed) again under measurement."""
     setup = call_and_report(item, "setup", log=False)
     reports = [setup]
-    call: Optional[pytest.TestReport] = None
+    call: pytest.TestReport | None = None
     if setup.passed:
-        if item.config.getoption("setupshow", False):
-            from _pytest.runner import show_test_item
-
-            show_test_item(item)
         call = call_and_report(item, "call", log=False)
         reports.append(call)
     if item.session.shouldfail or item.session.shouldstop:
         nextitem = None
     reason = _why_not_rerun(item, setup, call)
-    verdict: Optional[Verdict] = None
+    verdict: Verdict | None = None
     if reason is None:
         # The normal run's function-scoped teardown; the rest waits for the end.
         first_teardown = call_and_report(item, "teardown", log=False, nextitem=_parent(item))
@@ -72,9 +68,7 @@ def run_test(
     return Outcome(reports, verdict)
 
 
-def _final_teardown(
-    item: pytest.Item, nextitem: Optional[pytest.Item]
-) -> Optional[pytest.TestReport]:
+def _final_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> pytest.TestReport | None:
     """Tear down what the re-runs kept up (higher scopes, as nextitem needs).
 
     Not through the teardown hook: its implementations (logging, capture) expect a
@@ -90,8 +84,8 @@ def _final_teardown(
 
 
 def _why_not_rerun(
-    item: pytest.Item, setup: pytest.TestReport, call: Optional[pytest.TestReport]
-) -> Optional[str]:
+    item: pytest.Item, setup: pytest.TestReport, call: pytest.TestReport | None
+) -> str | None:
     if not isinstance(item, pytest.Function):
         return f"{type(item).__name__} items are not re-run"
     if call is None:
@@ -116,11 +110,12 @@ def _parent(item: pytest.Item) -> pytest.Item:
 def _forget_request(item: pytest.Item) -> None:
     # As runtestprotocol does after a run: the next run builds a fresh request.
     if hasattr(item, "_request"):
-        item._request = False  # type: ignore[attr-defined]
-        item.funcargs = None  # type: ignore[attr-defined]
+        function = cast(Any, item)
+        function._request = False
+        function.funcargs = None
 
 
-def _rerun(item: pytest.Item) -> Optional[Verdict]:
+def _rerun(item: pytest.Item) -> Verdict | None:
     """Run the test once more; a verdict if the run did not pass."""
     for report in runtestprotocol(item, log=False, nextitem=_parent(item)):
         if report.failed:
@@ -183,8 +178,8 @@ def measure(
     # allocated, not the size of the heap.
     gc.freeze()
     started: list[Probe] = []
-    verdict: Optional[Verdict] = None
-    decision: Optional[Decision] = None
+    verdict: Verdict | None = None
+    decision: Decision | None = None
     try:
         for probe in probes:
             probe.start()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from .units import format_amount
 
@@ -55,7 +55,7 @@ class ProbeTrend:
     tail_growth_per_run: float
     rising_runs: int
     runs: int
-    threshold: Optional[float]
+    threshold: float | None
 
     @property
     def decisive(self) -> bool:
@@ -79,7 +79,7 @@ def tail_length(steps: int) -> int:
 
 
 def assess(
-    probe: str, window: Sequence[float], threshold: Optional[float], unit: str = "count"
+    probe: str, window: Sequence[float], threshold: float | None, unit: str = "count"
 ) -> ProbeTrend:
     """Classify one probe's window (base sample first) as growing, flat or noisy.
 
@@ -113,7 +113,7 @@ class Decision:
 
 def decide(
     windows: Mapping[str, Sequence[float]],
-    thresholds: Mapping[str, Optional[float]],
+    thresholds: Mapping[str, float | None],
     units: Mapping[str, str],
     *,
     min_runs: int,
@@ -202,7 +202,9 @@ class Verdict:
         parts = []
         for trend in shown:
             sign = "+" if trend.growth_per_run >= 0 else ""
-            parts.append(f"{trend.probe} {sign}{format_amount(trend.growth_per_run, trend.unit)}/run")
+            parts.append(
+                f"{trend.probe} {sign}{format_amount(trend.growth_per_run, trend.unit)}/run"
+            )
         return ", ".join(parts) + f" ({self.runs} runs)"
 
     def to_dict(self) -> dict[str, Any]:

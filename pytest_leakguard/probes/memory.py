@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 import tracemalloc
-from typing import Any, Optional
+from typing import Any
 
 
 class BlocksProbe:
@@ -89,7 +89,7 @@ class RssProbe:
     unit = "bytes"
 
     def __init__(self) -> None:
-        self._process: Optional[Any] = None
+        self._process: Any | None = None
 
     def start(self) -> None:
         """Open the process handle once, so sampling does no lookup."""

@@ -29,7 +29,9 @@ _FIELDS = (
 
 
 def build(
-    results: Sequence[Mapping[str, Any]], settings: Mapping[str, Any], environment: Mapping[str, Any]
+    results: Sequence[Mapping[str, Any]],
+    settings: Mapping[str, Any],
+    environment: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The report as a dict: ``{"version": 1, "settings", "environment", "tests": [...]}``."""
     tests = [{key: data.get(key) for key in _FIELDS} for data in results]

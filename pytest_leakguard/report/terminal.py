@@ -43,12 +43,14 @@ def summary_lines(
         verdict = Verdict.from_dict(data)
         label = _LABELS[status]
         lines.append((f"{label} {data['nodeid']} - {verdict.summary()}", {_COLOURS[status]: True}))
-    counts = {status: 0 for status in VERDICTS}
+    counts = dict.fromkeys(VERDICTS, 0)
     for data in results:
         counts[data["verdict"]] = counts.get(data["verdict"], 0) + 1
     parts = [f"{counts[s]} {s if s != LEAK else 'leaked'}" for s in VERDICTS if counts[s]]
     total = f"{len(results)} checked: " + ", ".join(parts)
-    colour = "red" if counts[LEAK] or counts[ERROR] else "yellow" if counts[INCONCLUSIVE] else "green"
+    colour = (
+        "red" if counts[LEAK] or counts[ERROR] else "yellow" if counts[INCONCLUSIVE] else "green"
+    )
     lines.append((total, {colour: True, "bold": True}))
     return lines
 
