@@ -26,12 +26,22 @@ DEFAULT_WARMUP = 2
 DEFAULT_RUNS = 5
 DEFAULT_MAX_RUNS = 20
 
-MARKER_KWARGS = ("enabled", "runs", "max_runs", "warmup", "budget", "strict", "probes")
+MARKER_KWARGS = (
+    "enabled",
+    "runs",
+    "max_runs",
+    "warmup",
+    "budget",
+    "strict",
+    "probes",
+    "explain",
+)
 """The keyword arguments ``@pytest.mark.leakguard(...)`` accepts."""
 
 MARKER_HELP = (
     "leakguard(enabled=True, runs=None, max_runs=None, warmup=None, budget=None,"
-    " strict=None, probes=None): check this test for leaks (even without --leakguard),"
+    " strict=None, probes=None, explain=None):"
+    " check this test for leaks (even without --leakguard),"
     " tune the check, or exempt the test with enabled=False."
 )
 
@@ -177,6 +187,7 @@ class Settings:
     strict: bool = False
     probes: tuple[str, ...] = ()
     json_path: str | None = None
+    explain: bool = True
 
     def thresholds(self, units: Mapping[str, str]) -> dict[str, float | None]:
         """The threshold of every selected probe."""
@@ -224,6 +235,13 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
         "comma-separated probes to sample (default: all cheap probes)",
     ),
     ("json_path", "--leakguard-json", "leakguard_json", "write a JSON report to this path"),
+    (
+        "explain",
+        "--leakguard-explain",
+        "leakguard_explain",
+        "for a leak, run the deep probes (allocation sites, growing types, holders):"
+        " yes or no (default yes)",
+    ),
 )
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
@@ -232,6 +250,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "max_runs": parse_runs,
     "warmup": parse_runs,
     "strict": parse_bool,
+    "explain": parse_bool,
     "json_path": str,
 }
 

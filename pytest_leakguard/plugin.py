@@ -15,6 +15,7 @@ from .config import (
     Settings,
     argparse_type,
     load_settings,
+    parse_bool,
     parse_runs,
     settings_for_item,
 )
@@ -46,6 +47,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest = flag.lstrip("-").replace("-", "_")
         if setting in ("enabled", "strict"):
             group.addoption(flag, action="store_true", default=None, dest=dest, help=help_text)
+        elif setting == "explain":
+            group.addoption(
+                flag,
+                default=None,
+                dest=dest,
+                metavar="yes|no",
+                help=help_text,
+                type=argparse_type(parse_bool),
+            )
         elif setting in ("runs", "max_runs", "warmup"):
             group.addoption(
                 flag,

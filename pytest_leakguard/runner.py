@@ -10,6 +10,7 @@ the final teardown, which uses the real next item.
 from __future__ import annotations
 
 import gc
+import tracemalloc
 import warnings
 from array import array
 from collections.abc import Mapping, Sequence
@@ -20,9 +21,13 @@ import pytest
 from _pytest.runner import CallInfo, call_and_report, runtestprotocol
 
 from .config import Settings
+from .explain import Explainer
 from .probes import Probe, ProbeFactory
 from .settle import settle
-from .verdict import CONTINUE, ERROR, SKIPPED, Decision, Verdict, decide
+from .verdict import CONTINUE, ERROR, LEAK, SKIPPED, Decision, Verdict, decide
+
+EXPLAIN_RUNS = 3
+"""Extra runs of a leaking test between the two observations of the deep probes."""
 
 
 @dataclass
@@ -177,9 +182,11 @@ def measure(
     # reach, so each collection and each object count costs what the test
     # allocated, not the size of the heap.
     gc.freeze()
+    user_tracing = tracemalloc.is_tracing()
     started: list[Probe] = []
     verdict: Verdict | None = None
     decision: Decision | None = None
+    explanation: dict[str, Any] | None = None
     try:
         for probe in probes:
             probe.start()
@@ -192,12 +199,17 @@ def measure(
             judge()  # fill the free lists the judging itself uses, before any sample
             series.count = 0
             sample()
-            for _ in range(settings.warmup + settings.max_runs):
-                verdict = _rerun(item)
+
+            def run_once() -> Verdict | None:
+                failure = _rerun(item)
                 if sections is not None:
                     del sections[kept_sections:]
                 del item.user_properties[kept_properties:]
                 del recorded[:]
+                return failure
+
+            for _ in range(settings.warmup + settings.max_runs):
+                verdict = run_once()
                 if verdict is not None:
                     break
                 sample()
@@ -205,6 +217,15 @@ def measure(
                 if decision.status != CONTINUE:
                     break
                 decision = None  # not kept alive into the next sample
+            if decision is not None and decision.status == LEAK and settings.explain:
+                explainer = Explainer(str(item.config.rootpath), user_tracing)
+                settle()
+                explainer.before()
+                done = 0
+                while done < EXPLAIN_RUNS and run_once() is None:
+                    done += 1
+                settle()
+                explanation = explainer.after(done)
     finally:
         for probe in reversed(started):
             probe.stop()
@@ -215,7 +236,13 @@ def measure(
         verdict.samples = samples
         return verdict
     assert decision is not None
-    return Verdict(decision.status, warmup=settings.warmup, trends=decision.trends, samples=samples)
+    return Verdict(
+        decision.status,
+        warmup=settings.warmup,
+        trends=decision.trends,
+        samples=samples,
+        explanation=explanation,
+    )
 
 
 def attach(report: pytest.TestReport, verdict: Verdict, nodeid: str) -> dict[str, Any]:

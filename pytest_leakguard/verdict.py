@@ -155,6 +155,8 @@ class Verdict:
     trends: tuple[ProbeTrend, ...] = ()
     samples: dict[str, list[int]] = field(default_factory=dict)
     error: str = ""
+    explanation: dict[str, Any] | None = None
+    """Allocation sites, growing types and holders (deep probes, leaks only)."""
 
     @property
     def runs(self) -> int:
@@ -192,6 +194,8 @@ class Verdict:
             lines.append(prefix + trend.describe())
         if self.error:
             lines.append(self.error)
+        if self.explanation:
+            lines.extend(explanation_lines(self.explanation))
         return "\n".join(lines)
 
     def summary(self) -> str:
@@ -222,6 +226,7 @@ class Verdict:
             "tail_growth_per_run": {t.probe: t.tail_growth_per_run for t in self.trends},
             "samples": {name: list(values) for name, values in self.samples.items()},
             "error": self.error,
+            "explanation": self.explanation,
             "message": self.message() if self.status != CLEAN else "",
         }
 
@@ -248,4 +253,35 @@ class Verdict:
             trends=trends,
             samples={k: list(v) for k, v in data.get("samples", {}).items()},
             error=data.get("error", ""),
+            explanation=data.get("explanation"),
         )
+
+
+def explanation_lines(explanation: Mapping[str, Any], top: int = 3) -> list[str]:
+    """The short form of an explanation for the failure message (the JSON has it all)."""
+    runs = explanation.get("runs", 0)
+    lines = [f"where it is allocated (tracemalloc, growth over {runs} more runs, per run):"]
+    sites = explanation.get("sites", [])[:top]
+    for site in sites:
+        size = format_amount(site["size_per_run"], "bytes")
+        lines.append(
+            f"  {site['file']}:{site['line']}: +{size}/run, +{site['count_per_run']:g} blocks/run"
+        )
+        if site.get("code"):
+            lines.append(f"      {site['code']}")
+    if not sites:
+        lines.append("  (no growing Python allocation: native memory? try --leakguard-native)")
+    types_ = explanation.get("types", [])[:5]
+    if types_:
+        growth = ", ".join(f"{t['type']} +{t['count_per_run']:g}" for t in types_)
+        lines.append(f"growing types (objects per run): {growth}")
+    holders = explanation.get("holders", [])[:top]
+    if holders:
+        lines.append("who keeps it alive (containers growing per run):")
+        for holder in holders:
+            example = f" {holder['example']}" if holder.get("example") else ""
+            lines.append(f"  {holder['path']}: +{holder['growth_per_run']:g}/run{example}")
+    if explanation.get("chain"):
+        lines.append(f"back-reference chain: {explanation['chain']}")
+    lines.extend(f"note: {note}" for note in explanation.get("notes", []))
+    return lines

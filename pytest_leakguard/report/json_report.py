@@ -24,6 +24,7 @@ _FIELDS = (
     "units",
     "samples",
     "error",
+    "explanation",
     "message",
 )
 

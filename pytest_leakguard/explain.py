@@ -1,0 +1,371 @@
+"""Deep probes: say where leaked memory is allocated and who keeps it alive.
+
+They run only for a test already judged a leak, over a few extra runs:
+
+* allocation sites: two ``tracemalloc`` snapshots (25 frames) compared by
+  traceback, grouped by the innermost frame in the user's code;
+* growing types: live gc-tracked objects counted by type (``objgraph``'s
+  ``typestats`` when installed);
+* holders: containers reachable from a module global (lists, dicts, sets,
+  deques, ``lru_cache`` wrappers, the ``atexit`` registry) whose size grows
+  from run to run, printed as a path such as ``module shop.cache . _CACHE (dict)``;
+* a back-reference chain (``objgraph.find_backref_chain``) from one new object
+  of the top growing type to a module, when objgraph is installed.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import gc
+import os
+import sys
+import time
+import tracemalloc
+import types
+from collections.abc import Iterator
+from typing import Any
+
+FRAMES = 25
+MAX_SITES = 10
+MAX_TYPES = 10
+MAX_HOLDERS = 5
+_HOLDER_DEPTH = 5
+_SKIP = (
+    f"{os.sep}_pytest{os.sep}",
+    f"{os.sep}pluggy{os.sep}",
+    f"{os.sep}pytest_leakguard{os.sep}",
+    "tracemalloc.py",
+    "<frozen importlib",
+)
+_LEAVES = (
+    str,
+    bytes,
+    int,
+    float,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.CodeType,
+)
+_OWN_TYPES = {"tracemalloc.Snapshot", "tracemalloc._Traces", "collections.Counter"}
+_SKIP_MODULES = ("pytest_leakguard", "_pytest", "pluggy", "objgraph", "pympler")
+
+
+class Explainer:
+    """Observe the process before and after a few more runs of a leaking test.
+
+    The runs happen in the caller, between :meth:`before` and :meth:`after`, so
+    that the test's allocations never have a frame in this module, and this
+    module's own allocations (the observations) can be told apart by theirs.
+    """
+
+    def __init__(self, rootdir: str, user_tracing: bool) -> None:
+        self.rootdir = rootdir
+        self.user_tracing = user_tracing
+        self.notes: list[str] = []
+        self.started = time.perf_counter()
+        self._restarted = False
+        self._snapshot: tracemalloc.Snapshot | None = None
+        self._types: collections.Counter[str] = collections.Counter()
+        self._sizes: dict[int, int] = {}
+        self._paths: dict[int, str] = {}
+
+    def before(self) -> None:
+        """Start deep tracing and record the state after settling."""
+        with contextlib.suppress(ImportError):
+            import objgraph  # noqa: F401  (imported now, not during the observed runs)
+        self._types = _type_counts()
+        self._sizes, self._paths = _holder_sizes()
+        if not self.user_tracing or tracemalloc.get_traceback_limit() < FRAMES:
+            if self.user_tracing:
+                self.notes.append("tracemalloc was started with fewer frames; restarted with 25")
+            tracemalloc.stop()
+            tracemalloc.start(FRAMES)
+            self._restarted = True
+        self._snapshot = tracemalloc.take_snapshot()
+
+    def after(self, runs: int) -> dict[str, Any]:
+        """Compare with :meth:`before` after ``runs`` more runs (settled); JSON-able result."""
+        assert self._snapshot is not None, "before() was not called"
+        try:
+            snapshot = tracemalloc.take_snapshot()
+        finally:
+            if self._restarted:
+                tracemalloc.stop()
+                if self.user_tracing:
+                    tracemalloc.start(1)
+        own = tracemalloc.Filter(False, __file__, all_frames=True)
+        runs = max(runs, 1)
+        sites = _sites(
+            self._snapshot.filter_traces([own]), snapshot.filter_traces([own]), self.rootdir, runs
+        )
+        self._snapshot = None
+        del snapshot
+        growing = _growing_types(self._types, _type_counts(), runs)
+        sizes, paths = _holder_sizes()
+        holders = _growing_holders(self._sizes, self._paths, sizes, paths, runs)
+        chain = _chain(_chain_target(growing), self.notes)
+        return {
+            "runs": runs,
+            "sites": sites,
+            "types": growing,
+            "holders": holders,
+            "chain": chain,
+            "notes": self.notes,
+            "seconds": round(time.perf_counter() - self.started, 3),
+        }
+
+
+def _is_user_frame(filename: str, rootdir: str) -> bool:
+    if any(part in filename for part in _SKIP):
+        return False
+    if "site-packages" in filename or filename.startswith(sys.prefix):
+        return False
+    return filename.startswith(rootdir) or not filename.startswith(sys.base_prefix)
+
+
+def _sites(
+    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, rootdir: str, runs: int
+) -> list[dict[str, Any]]:
+    grouped: dict[tuple[str, int], dict[str, Any]] = {}
+    for stat in after.compare_to(before, "traceback"):
+        if stat.size_diff <= 0:
+            continue
+        frames = [f for f in stat.traceback if not any(p in f.filename for p in _SKIP)]
+        if not frames:
+            continue
+        # tracemalloc lists the most recent frame first.
+        user = [f for f in frames if _is_user_frame(f.filename, rootdir)]
+        if not user:
+            continue  # pytest's own machinery, seen through contextlib and the like
+        site = user[0]
+        key = (site.filename, site.lineno)
+        entry = grouped.setdefault(
+            key,
+            {
+                "file": _short(site.filename, rootdir),
+                "line": site.lineno,
+                "code": _source(site.filename, site.lineno),
+                "size_per_run": 0.0,
+                "count_per_run": 0.0,
+                "traceback": [
+                    f"{_short(f.filename, rootdir)}:{f.lineno}: {_source(f.filename, f.lineno)}"
+                    for f in reversed(frames)
+                ],
+            },
+        )
+        entry["size_per_run"] += stat.size_diff / runs
+        entry["count_per_run"] += stat.count_diff / runs
+    ordered = sorted(grouped.values(), key=lambda e: -float(e["size_per_run"]))
+    return ordered[:MAX_SITES]
+
+
+def _short(filename: str, rootdir: str) -> str:
+    if filename.startswith(rootdir + os.sep):
+        return filename[len(rootdir) + 1 :]
+    for marker in ("site-packages" + os.sep, "lib" + os.sep + "python"):
+        index = filename.find(marker)
+        if index >= 0:
+            return filename[index + len(marker) :].split(os.sep, 1)[-1]
+    return filename
+
+
+def _source(filename: str, lineno: int) -> str:
+    import linecache
+
+    return linecache.getline(filename, lineno).strip()
+
+
+def _type_counts() -> collections.Counter[str]:
+    try:
+        import objgraph
+    except ImportError:
+        counts: collections.Counter[str] = collections.Counter()
+        for obj in gc.get_objects():
+            cls = type(obj)
+            counts[f"{cls.__module__}.{cls.__qualname__}"] += 1
+        return counts
+    return collections.Counter(objgraph.typestats(shortnames=False))
+
+
+def _growing_types(
+    before: collections.Counter[str], after: collections.Counter[str], runs: int
+) -> list[dict[str, Any]]:
+    grown: list[dict[str, Any]] = [
+        {"type": name.removeprefix("builtins."), "count_per_run": (after[name] - n0) / runs}
+        for name in after
+        if after[name] - (n0 := before.get(name, 0)) >= runs / 2 and name not in _OWN_TYPES
+    ]
+    grown.sort(key=lambda e: -float(e["count_per_run"]))
+    return grown[:MAX_TYPES]
+
+
+def _size(obj: Any) -> int | None:
+    if isinstance(obj, (list, dict, set, frozenset, collections.deque, collections.OrderedDict)):
+        return len(obj)
+    cache_info = getattr(obj, "cache_info", None)
+    if cache_info is not None and type(obj).__name__ == "_lru_cache_wrapper":
+        currsize: int = cache_info().currsize
+        return currsize
+    return None
+
+
+def _children(obj: Any) -> Iterator[tuple[str, Any]]:
+    """Named references a holder path can follow: attributes and dict entries."""
+    namespace: Any
+    if isinstance(obj, (types.ModuleType, type)):
+        namespace = vars(obj)
+    elif isinstance(obj, dict):
+        namespace = obj
+    else:
+        namespace = getattr(obj, "__dict__", None)
+    if not isinstance(namespace, (dict, types.MappingProxyType)):
+        return
+    for key, value in list(namespace.items()):
+        if isinstance(key, str) and not (key.startswith("__") and key.endswith("__")):
+            yield key, value
+
+
+def _holder_sizes() -> tuple[dict[int, int], dict[int, str]]:
+    """Size and path of every container reachable in a few steps from a module global.
+
+    Kept as two flat dicts of ints and strings: the observation itself creates
+    no gc-tracked objects that would show up as growing types.
+    """
+    sizes: dict[int, int] = {}
+    paths: dict[int, str] = {}
+    seen: set[int] = set()
+    modules = [
+        (name, module)
+        for name, module in list(sys.modules.items())
+        if isinstance(module, types.ModuleType) and not name.startswith(_SKIP_MODULES)
+    ]
+    for name, module in modules:
+        queue: list[tuple[str, Any, int]] = [(f"module {name}", module, 0)]
+        while queue:
+            path, obj, depth = queue.pop()
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            size = _size(obj)
+            if size is not None:
+                sizes[id(obj)] = size
+                paths[id(obj)] = f"{path} ({type(obj).__name__})"
+            if depth >= _HOLDER_DEPTH:
+                continue
+            for key, child in _children(obj):
+                # Modules are walked from sys.modules, each under its own name.
+                if not isinstance(child, (*_LEAVES, types.ModuleType)):
+                    queue.append((f"{path} . {key}", child, depth + 1))
+    atexit = sys.modules.get("atexit")
+    if atexit is not None:
+        sizes[id(atexit)] = atexit._ncallbacks()
+        paths[id(atexit)] = "the atexit registry (atexit.register)"
+    return sizes, paths
+
+
+def _find(path: str) -> Any:
+    """The object at a holder path, to show an example of what it holds."""
+    words = path.rsplit(" (", 1)[0].split(" . ")
+    if not words[0].startswith("module "):
+        return None
+    obj: Any = sys.modules.get(words[0][len("module ") :])
+    for key in words[1:]:
+        namespace = obj if isinstance(obj, dict) else getattr(obj, "__dict__", {})
+        try:
+            obj = namespace[key]
+        except (KeyError, TypeError):
+            return None
+    return obj
+
+
+def _example(obj: Any) -> str:
+    try:
+        if isinstance(obj, dict) and obj:
+            key = next(reversed(obj))
+            return f"[key {_brief(key)}] -> {_brief(obj[key])}"
+        if isinstance(obj, (list, collections.deque)) and obj:
+            return f"[{len(obj) - 1}] -> {_brief(obj[-1])}"
+    except Exception:  # a user's container may do anything; the example is optional
+        return ""
+    return ""
+
+
+def _brief(value: Any) -> str:
+    text = repr(value) if isinstance(value, (str, int, float, bytes)) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _growing_holders(
+    sizes_before: dict[int, int],
+    paths_before: dict[int, str],
+    sizes: dict[int, int],
+    paths: dict[int, str],
+    runs: int,
+) -> list[dict[str, Any]]:
+    holders: list[dict[str, Any]] = []
+    for key, size in sizes.items():
+        # At least two more entries: one entry is a cache our own observation filled.
+        if paths_before.get(key) != paths[key] or size - sizes_before[key] < 2:
+            continue
+        growth = (size - sizes_before[key]) / runs
+        holders.append({"path": paths[key], "growth_per_run": growth})
+    holders.sort(key=lambda h: -float(h["growth_per_run"]))
+    del holders[MAX_HOLDERS:]
+    for holder in holders:
+        holder["example"] = _example(_find(holder["path"]))
+    return holders
+
+
+_GENERIC = {"dict", "list", "tuple", "set", "weakref.ReferenceType", "cell", "function"}
+
+
+def _chain_target(growing: list[dict[str, Any]]) -> str | None:
+    """The type to chase: the first growing type that says more than ``dict``."""
+    for entry in growing:
+        if entry["type"] not in _GENERIC:
+            return str(entry["type"])
+    return str(growing[0]["type"]) if growing else None
+
+
+def _chain(type_name: str | None, notes: list[str]) -> str | None:
+    if type_name is None:
+        return None
+    try:
+        import objgraph
+    except ImportError:
+        notes.append(
+            "install pytest-leakguard[objgraph] for the back-reference chain of leaked objects"
+        )
+        return None
+    objects = objgraph.by_type(type_name)
+    if not objects:
+        return None
+    target = objects[-1]
+    del objects
+    # Referrers in the frozen generation are invisible to gc.get_referrers.
+    gc.unfreeze()
+    try:
+        chain = objgraph.find_backref_chain(target, objgraph.is_proper_module, max_depth=12)
+    finally:
+        gc.freeze()
+    if len(chain) < 2:
+        return None
+    links = [_describe_link(parent, child) for parent, child in zip(chain, chain[1:])]
+    return " -> ".join([*links, type(target).__name__])
+
+
+def _describe_link(parent: Any, child: Any) -> str:
+    name = type(parent).__name__
+    if isinstance(parent, types.ModuleType):
+        return f"module {parent.__name__}"
+    if isinstance(parent, dict):
+        for key, value in parent.items():
+            if value is child:
+                return f"{name}[{_brief(key)}]"
+    if isinstance(parent, (list, tuple)):
+        for index, value in enumerate(parent):
+            if value is child:
+                return f"{name}[{index}]"
+    return name
