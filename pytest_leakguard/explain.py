@@ -118,7 +118,7 @@ class Explainer:
 
 
 def _is_user_frame(filename: str, rootdir: str) -> bool:
-    if any(part in filename for part in _SKIP):
+    if filename.startswith("<") or any(part in filename for part in _SKIP):
         return False
     if "site-packages" in filename or filename.startswith(sys.prefix):
         return False
