@@ -67,6 +67,8 @@ class Budget:
         """The threshold for one probe, or ``None`` when it only informs."""
         if probe in self.per_probe:
             return self.per_probe[probe]
+        if unit == "resources":
+            return 0.0
         allowed = self.default_bytes or 0
         if unit == "bytes":
             floor = RSS_FLOOR if probe == "rss" else 0

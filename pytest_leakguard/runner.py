@@ -9,6 +9,7 @@ the final teardown, which uses the real next item.
 
 from __future__ import annotations
 
+import collections
 import gc
 import tracemalloc
 import warnings
@@ -24,7 +25,7 @@ from .config import Settings
 from .explain import Explainer
 from .probes import Probe, ProbeFactory
 from .settle import settle
-from .verdict import CONTINUE, ERROR, LEAK, SKIPPED, Decision, Verdict, decide
+from .verdict import CONTINUE, ERROR, GROWING, LEAK, SKIPPED, Decision, Verdict, decide
 
 EXPLAIN_RUNS = 3
 """Extra runs of a leaking test between the two observations of the deep probes."""
@@ -226,6 +227,10 @@ def measure(
                     done += 1
                 settle()
                 explanation = explainer.after(done)
+            if decision is not None and decision.status == LEAK:
+                resources = _explain_resources(probes, decision)
+                if resources:
+                    explanation = {**(explanation or {}), "resources": resources}
     finally:
         for probe in reversed(started):
             probe.stop()
@@ -243,6 +248,20 @@ def measure(
         samples=samples,
         explanation=explanation,
     )
+
+
+def _explain_resources(probes: Sequence[Probe], decision: Decision) -> dict[str, list[str]]:
+    """What the growing probes that can explain themselves found (open files, threads...)."""
+    growing = {t.probe for t in decision.trends if t.decisive and t.trend == GROWING}
+    found: dict[str, list[str]] = {}
+    for probe in probes:
+        describe = getattr(probe, "explain", None)
+        if probe.name in growing and describe is not None:
+            counts = collections.Counter(describe())
+            found[probe.name] = [
+                f"{n} x {line}" if n > 1 else line for line, n in counts.most_common(10)
+            ]
+    return found
 
 
 def attach(report: pytest.TestReport, verdict: Verdict, nodeid: str) -> dict[str, Any]:

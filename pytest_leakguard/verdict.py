@@ -259,8 +259,14 @@ class Verdict:
 
 def explanation_lines(explanation: Mapping[str, Any], top: int = 3) -> list[str]:
     """The short form of an explanation for the failure message (the JSON has it all)."""
+    lines = []
+    for probe, found in explanation.get("resources", {}).items():
+        lines.append(f"new {probe} still open after the runs:")
+        lines.extend(f"  {line}" for line in found)
+    if "sites" not in explanation:
+        return lines
     runs = explanation.get("runs", 0)
-    lines = [f"where it is allocated (tracemalloc, growth over {runs} more runs, per run):"]
+    lines.append(f"where it is allocated (tracemalloc, growth over {runs} more runs, per run):")
     sites = explanation.get("sites", [])[:top]
     for site in sites:
         size = format_amount(site["size_per_run"], "bytes")

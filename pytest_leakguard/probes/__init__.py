@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable, Protocol, runtime_checkable
 
 from .memory import BlocksProbe, ObjectsProbe, RssProbe, TracemallocProbe
+from .resources import FdsProbe, ProcessesProbe, TasksProbe, ThreadsProbe
 
 
 @runtime_checkable
@@ -18,7 +19,8 @@ class Probe(Protocol):
 
     name: str
     unit: str
-    """``"bytes"`` (judged against the byte budget) or ``"count"``."""
+    """``"bytes"`` (judged against the byte budget), ``"count"`` (blocks, objects: 0 while
+    the byte budget is 0) or ``"resources"`` (descriptors, threads...: always 0)."""
 
     def start(self) -> None:
         """Prepare to sample (called once per checked test, before the first sample)."""
@@ -37,15 +39,24 @@ BUILTIN_PROBES: dict[str, ProbeFactory] = {
     "objects": ObjectsProbe,
     "tracemalloc": TracemallocProbe,
     "rss": RssProbe,
+    "fds": FdsProbe,
+    "threads": ThreadsProbe,
+    "tasks": TasksProbe,
+    "processes": ProcessesProbe,
 }
-"""The cheap probes, all on by default."""
+"""The cheap probes, all on by default.  A probe may also have ``explain() -> list[str]``,
+called for a leak while the probe is still started, to describe what it found."""
 
 __all__ = [
     "BUILTIN_PROBES",
     "BlocksProbe",
+    "FdsProbe",
     "ObjectsProbe",
     "Probe",
     "ProbeFactory",
+    "ProcessesProbe",
     "RssProbe",
+    "TasksProbe",
+    "ThreadsProbe",
     "TracemallocProbe",
 ]

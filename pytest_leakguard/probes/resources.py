@@ -1,0 +1,250 @@
+"""Resource probes: file descriptors, threads, asyncio tasks, child processes.
+
+Their unit is ``"resources"``: any sustained growth is a leak, whatever the
+byte budget.  Threads and processes that are finishing get a grace period: a
+sample that is above the value at :meth:`start` is retried with backoff
+(goleak does the same), so a thread that ends a moment after the test is not
+counted.  Each probe can :meth:`explain` what it found (one line per resource;
+the runner groups equal lines): what a descriptor
+refers to, a thread's name, target and where it was started, a task's
+coroutine and where it waits, a process's command line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Iterable
+from typing import Any, Callable
+
+GRACE_DELAYS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16)
+"""Backoff (seconds) while a thread or process count is above its starting value."""
+
+
+def _with_grace(count: Callable[[], int], baseline: int) -> int:
+    value = count()
+    for delay in GRACE_DELAYS:
+        if value <= baseline:
+            break
+        time.sleep(delay)
+        value = count()
+    return value
+
+
+class FdsProbe:
+    """Open file descriptors of the process (files, sockets, pipes)."""
+
+    name = "fds"
+    unit = "resources"
+
+    def __init__(self) -> None:
+        self._before: set[int] = set()
+
+    def start(self) -> None:
+        """Remember which descriptors were open, to describe the new ones."""
+        self._before = set(_open_fds())
+
+    def sample(self) -> int:
+        """Return the number of open descriptors."""
+        return len(_open_fds())
+
+    def stop(self) -> None:
+        """Forget the starting set."""
+        self._before = set()
+
+    def explain(self) -> list[str]:
+        """Describe the descriptors opened since :meth:`start` and still open."""
+        new = sorted(set(_open_fds()) - self._before)
+        sockets = _socket_addresses()
+        lines = []
+        for fd in new:
+            try:
+                target = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue  # closed meanwhile (the directory listing's own descriptor)
+            if target.startswith("socket:"):
+                target = sockets.get(fd, target)
+            lines.append(f"fd -> {target}")
+        return lines
+
+
+def _open_fds() -> list[int]:
+    if sys.platform.startswith("linux"):
+        return [int(name) for name in os.listdir("/proc/self/fd")]
+    import psutil
+
+    return [f.fd for f in psutil.Process().open_files()]
+
+
+def _socket_addresses() -> dict[int, str]:
+    import psutil
+
+    try:
+        connections = psutil.Process().net_connections(kind="all")
+    except (psutil.Error, AttributeError, OSError):
+        return {}
+    found = {}
+    for conn in connections:
+        local = ":".join(map(str, conn.laddr)) if conn.laddr else ""
+        remote = ":".join(map(str, conn.raddr)) if conn.raddr else ""
+        text = f"socket {conn.type.name} {local}" + (f" -> {remote}" if remote else "")
+        found[conn.fd] = text + (f" ({conn.status})" if conn.status != "NONE" else "")
+    return found
+
+
+class ThreadsProbe:
+    """Live Python threads.
+
+    While the probe runs, ``threading.Thread.start`` records where each thread
+    was started, so a leaked thread can be traced to the line that started it.
+    """
+
+    name = "threads"
+    unit = "resources"
+
+    def __init__(self) -> None:
+        self._baseline = 0
+        self._before: set[int] = set()
+        self._sites: weakref.WeakKeyDictionary[threading.Thread, str] = weakref.WeakKeyDictionary()
+        self._original: Any = None
+
+    def start(self) -> None:
+        """Record the live threads and start recording where new ones start."""
+        self._baseline = threading.active_count()
+        self._before = {id(t) for t in threading.enumerate()}
+        original = threading.Thread.start
+        sites = self._sites
+
+        def start(thread: threading.Thread) -> None:
+            frame = sys._getframe(1)
+            sites[thread] = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+            original(thread)
+
+        self._original = original
+        threading.Thread.start = start  # type: ignore[method-assign,assignment]
+
+    def sample(self) -> int:
+        """Return the number of live threads, after a grace period for finishing ones."""
+        return _with_grace(threading.active_count, self._baseline)
+
+    def stop(self) -> None:
+        """Restore ``Thread.start``."""
+        if self._original is not None:
+            threading.Thread.start = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    def explain(self) -> list[str]:
+        """Name, target and start site of the threads started since :meth:`start`."""
+        new = [t for t in threading.enumerate() if id(t) not in self._before]
+        lines = []
+        for thread in new:
+            target = getattr(thread, "_target", None)
+            what = getattr(target, "__qualname__", None) or type(thread).__qualname__
+            site = self._sites.get(thread, "unknown site")
+            daemon = ", daemon" if thread.daemon else ""
+            lines.append(f"thread {thread.name!r}{daemon}: runs {what}, started at {site}")
+        return lines
+
+
+def _pending_tasks() -> Iterable[Any]:
+    tasks = sys.modules.get("asyncio.tasks")
+    if tasks is None:
+        return ()
+    found: list[Any] = []
+    for name in ("_all_tasks", "_scheduled_tasks", "_eager_tasks"):
+        registry = getattr(tasks, name, None)
+        if registry is not None:
+            found.extend(task for task in list(registry) if not task.done())
+    return found
+
+
+class TasksProbe:
+    """asyncio tasks that are not done, in any event loop (running or not)."""
+
+    name = "tasks"
+    unit = "resources"
+
+    def __init__(self) -> None:
+        self._before: set[int] = set()
+
+    def start(self) -> None:
+        """Remember the pending tasks."""
+        self._before = {id(t) for t in _pending_tasks()}
+
+    def sample(self) -> int:
+        """Return the number of pending tasks."""
+        return sum(1 for _ in _pending_tasks())
+
+    def stop(self) -> None:
+        """Forget the starting set."""
+        self._before = set()
+
+    def explain(self) -> list[str]:
+        """Coroutine and suspension point of each task created since :meth:`start`."""
+        lines = []
+        new = [t for t in _pending_tasks() if id(t) not in self._before]
+        for task in new:
+            coro = task.get_coro()
+            name = getattr(coro, "__qualname__", repr(coro))
+            frame = getattr(coro, "cr_frame", None)
+            where = f" waiting at {frame.f_code.co_filename}:{frame.f_lineno}" if frame else ""
+            lines.append(f"task: coroutine {name}{where}")
+        return lines
+
+
+class ProcessesProbe:
+    """Running child processes (zombies excluded)."""
+
+    name = "processes"
+    unit = "resources"
+
+    def __init__(self) -> None:
+        self._process: Any = None
+        self._baseline = 0
+        self._before: set[int] = set()
+
+    def _running(self) -> list[Any]:
+        import psutil
+
+        running = []
+        for child in self._process.children():
+            try:
+                if child.status() != psutil.STATUS_ZOMBIE:
+                    running.append(child)
+            except psutil.Error:
+                continue
+        return running
+
+    def start(self) -> None:
+        """Remember the running children."""
+        import psutil
+
+        self._process = psutil.Process()
+        children = self._running()
+        self._baseline = len(children)
+        self._before = {c.pid for c in children}
+
+    def sample(self) -> int:
+        """Return the number of running children, after a grace period for finishing ones."""
+        return _with_grace(lambda: len(self._running()), self._baseline)
+
+    def stop(self) -> None:
+        """Drop the process handle."""
+        self._process = None
+
+    def explain(self) -> list[str]:
+        """Pid and command line of each child started since :meth:`start`."""
+        import psutil
+
+        lines = []
+        new = [c for c in self._running() if c.pid not in self._before]
+        for child in new:
+            try:
+                command = " ".join(child.cmdline())
+            except psutil.Error:
+                command = "?"
+            lines.append(f"process: {command}")
+        return lines

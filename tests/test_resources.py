@@ -1,0 +1,145 @@
+"""End-to-end: leaks of descriptors, threads, asyncio tasks and child processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SUITE = """
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+KEPT = []
+
+
+def test_os_open_leak():
+    KEPT.append(os.open(os.devnull, os.O_RDONLY))
+
+
+def test_socket_leak():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    KEPT.append(server)
+
+
+def _block_forever():
+    threading.Event().wait()
+
+
+def test_thread_leak():
+    threading.Thread(target=_block_forever, daemon=True, name="poller").start()
+
+
+def test_task_leak():
+    loop = asyncio.new_event_loop()
+
+    async def forever():
+        await asyncio.sleep(3600)
+
+    KEPT.append(loop.create_task(forever()))
+    KEPT.append(loop)
+
+
+def test_process_leak():
+    KEPT.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"]))
+
+
+def test_file_closed():
+    with open(__file__) as stream:
+        stream.read()
+
+
+def test_thread_joined():
+    thread = threading.Thread(target=lambda: None)
+    thread.start()
+    thread.join()
+
+
+def test_asyncio_run():
+    async def main():
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+
+
+def test_subprocess_run():
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+
+
+def test_thread_finishes_within_grace():
+    threading.Thread(target=time.sleep, args=(0.02,)).start()
+"""
+
+# test -> (verdict, growing probe or None, text in the explanation)
+EXPECTED = {
+    "test_os_open_leak": ("leak", "fds", "fd -> /dev/null"),
+    "test_socket_leak": ("leak", "fds", "socket SOCK_STREAM 127.0.0.1:"),
+    "test_thread_leak": (
+        "leak",
+        "threads",
+        "thread 'poller', daemon: runs _block_forever, started at ",
+    ),
+    "test_task_leak": ("leak", "tasks", "coroutine test_task_leak.<locals>.forever waiting at"),
+    "test_process_leak": ("leak", "processes", "time.sleep(120)"),
+    "test_file_closed": ("clean", None, None),
+    "test_thread_joined": ("clean", None, None),
+    "test_asyncio_run": ("clean", None, None),
+    "test_subprocess_run": ("clean", None, None),
+    "test_thread_finishes_within_grace": ("clean", None, None),
+}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Run the suite once under --leakguard in a subprocess; verdicts by test name."""
+    directory: Path = tmp_path_factory.mktemp("resources")
+    (directory / "test_resources_suite.py").write_text(SUITE)
+    report = directory / "report.json"
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        "-W",
+        "ignore::ResourceWarning",
+        "--leakguard",
+        f"--leakguard-json={report}",
+    ]
+    try:
+        done = subprocess.run(
+            command, cwd=directory, capture_output=True, text=True, check=False, timeout=600
+        )
+    finally:
+        # The leaked children sleep; do not let them outlive the test.
+        subprocess.run(["pkill", "-f", "time.sleep(120)"], check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    tests = json.loads(report.read_text())["tests"]
+    return {t["nodeid"].split("::")[-1]: t for t in tests}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_resource_verdict(results: dict[str, dict[str, Any]], name: str) -> None:
+    verdict, probe, text = EXPECTED[name]
+    test = results[name]
+    assert test["verdict"] == verdict, test["message"]
+    if probe is None:
+        return
+    assert test["trend"][probe] == "growing"
+    assert test["growth_per_run"][probe] == pytest.approx(1.0)
+    lines = test["explanation"]["resources"][probe]
+    assert any(text in line for line in lines), lines
+    assert text in test["message"]
