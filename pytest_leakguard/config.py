@@ -80,11 +80,17 @@ class Budget:
         default = self.default_bytes if other.default_bytes is None else other.default_bytes
         return Budget(default, {**self.per_probe, **other.per_probe})
 
-    def describe(self) -> str:
+    def describe(self, units: Mapping[str, str] | None = None) -> str:
         """For the report header: ``0 B/run (rss 64.0 KiB/run)``."""
+        from .units import format_amount
+
+        units = units or {}
         allowed = self.default_bytes or 0
         text = f"{format_size(allowed)}/run"
-        extra = [f"{name} {value:g}" for name, value in sorted(self.per_probe.items())]
+        extra = [
+            f"{name} {format_amount(value, units.get(name, 'count'))}/run"
+            for name, value in sorted(self.per_probe.items())
+        ]
         if "rss" not in self.per_probe and allowed < RSS_FLOOR:
             extra.insert(0, f"rss {format_size(RSS_FLOOR)}/run")
         return text + (f" ({', '.join(extra)})" if extra else "")
@@ -160,6 +166,14 @@ def parse_runs(value: str | int) -> int:
         raise ValueError(f"{value!r} is not a whole number") from None
     if number < 0:
         raise ValueError(f"{value!r} is negative; use 0 or more")
+    return number
+
+
+def parse_positive_runs(value: str | int) -> int:
+    """Parse a number of measured runs: a whole number, 1 or more."""
+    number = parse_runs(value)
+    if number < 1:
+        raise ValueError(f"{value!r} is less than 1; use 1 or more")
     return number
 
 
@@ -248,8 +262,8 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "enabled": parse_bool,
-    "runs": parse_runs,
-    "max_runs": parse_runs,
+    "runs": parse_positive_runs,
+    "max_runs": parse_positive_runs,
     "warmup": parse_runs,
     "strict": parse_bool,
     "explain": parse_bool,
@@ -271,7 +285,8 @@ def load_settings(
         raw: Any = config.getoption(flag.lstrip("-").replace("-", "_"))
         source = flag
         if raw is None:
-            raw = config.getini(ini_key) or None
+            raw = config.getini(ini_key)
+            raw = None if raw == "" else raw
             source = _ini_source(config, ini_key)
         if raw is None:
             continue
@@ -287,7 +302,7 @@ def _parse(setting: str, raw: Any, units: Mapping[str, str], source: str) -> Any
         if setting == "probes":
             return parse_probes(raw, units)
         return _PARSERS[setting](raw)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ArithmeticError) as exc:
         raise pytest.UsageError(f"leakguard: invalid value {raw!r} for {source}: {exc}") from None
 
 

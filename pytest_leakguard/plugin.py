@@ -16,6 +16,7 @@ from .config import (
     argparse_type,
     load_settings,
     parse_bool,
+    parse_positive_runs,
     parse_runs,
     settings_for_item,
 )
@@ -63,12 +64,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 dest=dest,
                 metavar="N",
                 help=help_text,
-                type=argparse_type(parse_runs),
+                type=argparse_type(parse_positive_runs if setting != "warmup" else parse_runs),
             )
         else:
             metavar = "PATH" if setting == "json_path" else setting.upper()
             group.addoption(flag, default=None, dest=dest, metavar=metavar, help=help_text)
-        parser.addini(ini_key, help=help_text, type="string", default="")
+        ini_type: Any = "string"
+        if pytest.version_tuple >= (9, 2):
+            # the native [tool.pytest] table keeps TOML types: accept them too
+            ini_type = str | bool if setting in ("enabled", "strict", "explain") else str
+            ini_type = (
+                str | int if setting in ("runs", "max_runs", "warmup", "budget") else ini_type
+            )
+        parser.addini(ini_key, help=help_text, type=ini_type, default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -114,9 +122,28 @@ class LeakGuard:
         s = self.settings
         return [
             f"leakguard: checking every test: {s.warmup} warm-up + {s.runs} to {s.max_runs}"
-            f" measured runs, budget {s.budget.describe()}, probes {', '.join(s.probes)}"
+            f" measured runs, budget {s.budget.describe(self.units)}, probes {', '.join(s.probes)}"
             + (", strict" if s.strict else "")
         ]
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Any:
+        report = yield
+        if report.passed and hasattr(self.config, "workerinput"):
+            # On an xdist worker a UsageError crashes the worker (INTERNALERROR on the
+            # controller): report a bad marker as a collection error instead.
+            for node in report.result or []:
+                if not isinstance(node, pytest.Item):
+                    continue
+                markers = list(node.iter_markers("leakguard"))
+                try:
+                    settings_for_item(self.settings, reversed(markers), node.nodeid, self.units)
+                except pytest.UsageError as exc:
+                    report.outcome = "failed"
+                    report.longrepr = str(exc)
+                    report.result = []
+                    break
+        return report
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -182,7 +209,7 @@ class LeakGuard:
             "warmup": self.settings.warmup,
             "runs": self.settings.runs,
             "max_runs": self.settings.max_runs,
-            "budget": self.settings.budget.describe(),
+            "budget": self.settings.budget.describe(self.units),
             "strict": self.settings.strict,
             "probes": list(self.settings.probes),
         }

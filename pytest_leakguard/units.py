@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from decimal import Decimal
 
 _UNITS = {
     "": 1,
@@ -30,6 +32,8 @@ def parse_size(text: str | int | float) -> int:
     if isinstance(text, bool):
         raise ValueError(f"{text!r} is not a size")
     if isinstance(text, (int, float)):
+        if not math.isfinite(text):
+            raise ValueError(f"{text!r} is not a finite size")
         if text < 0:
             raise ValueError(f"{text!r} is negative; a size must be 0 or more")
         return int(text)
@@ -45,7 +49,10 @@ def parse_size(text: str | int | float) -> int:
         raise ValueError(
             f"{text!r} has an unknown unit {unit!r}; use B, KB, MB, GB, KiB, MiB or GiB"
         )
-    return int(float(number) * factor)
+    value = int(Decimal(number) * factor)  # exact, unlike float(number) * factor
+    if value >= 2**63:
+        raise ValueError(f"{text!r} is too large")
+    return value
 
 
 def parse_count(text: str | int | float) -> float:
@@ -56,20 +63,26 @@ def parse_count(text: str | int | float) -> float:
         value = float(text)
     except (TypeError, ValueError):
         raise ValueError(f"{text!r} is not a number") from None
-    if value < 0 or value != value:
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    if value < 0:
         raise ValueError(f"{text!r} is negative; a count must be 0 or more")
     return value
 
 
 def format_size(value: float) -> str:
     """Format bytes for people: ``512 B``, ``1.5 KiB``, ``-2.0 MiB``."""
-    sign = "-" if value < 0 else ""
     size = abs(value)
-    for unit in ("B", "KiB", "MiB"):
-        if size < 1024:
-            return f"{sign}{size:.0f} {unit}" if unit == "B" else f"{sign}{size:.1f} {unit}"
+    unit = "B"
+    shown: float = round(size)
+    for bigger in ("KiB", "MiB", "GiB"):
+        if shown < 1024:
+            break
         size /= 1024
-    return f"{sign}{size:.1f} GiB"
+        unit = bigger
+        shown = round(size, 1)
+    sign = "-" if value < 0 and shown else ""
+    return f"{sign}{shown:.0f} {unit}" if unit == "B" else f"{sign}{shown:.1f} {unit}"
 
 
 def format_amount(value: float, unit: str) -> str:

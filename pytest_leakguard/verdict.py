@@ -78,6 +78,15 @@ def tail_length(steps: int) -> int:
     return min(steps, max(MIN_TAIL, math.ceil(steps / 3)))
 
 
+def _slope(points: Sequence[float]) -> float:
+    """Least-squares growth per run: unlike the two end points, blind to the phase of noise."""
+    n = len(points)
+    mean_x = (n - 1) / 2
+    mean_y = sum(points) / n
+    num = sum((x - mean_x) * (y - mean_y) for x, y in enumerate(points))
+    return num / sum((x - mean_x) ** 2 for x in range(n))
+
+
 def assess(
     probe: str, window: Sequence[float], threshold: float | None, unit: str = "count"
 ) -> ProbeTrend:
@@ -92,11 +101,11 @@ def assess(
     limit = 0.0 if threshold is None else threshold
     growth = (window[-1] - window[0]) / steps
     tail = tail_length(steps)
-    tail_growth = (window[-1] - window[-1 - tail]) / tail
+    tail_growth = _slope(window[-1 - tail :])
     rising = sum(1 for a, b in zip(window, window[1:]) if b - a > limit)
     if tail_growth <= limit:
         trend = FLAT
-    elif growth > limit and rising >= max(2, math.ceil(steps / 4)):
+    elif growth > limit and rising >= max(3, math.ceil(steps / 4)):
         trend = GROWING
     else:
         trend = NOISY

@@ -1,0 +1,683 @@
+"""Unit tests of pytest_leakguard.verdict: plain lists of samples in, verdicts out.
+
+A *window* is the base sample followed by one sample per measured run.  The
+``judge`` helper below feeds a decision function the growing prefixes of a
+series, as the runner does after every measured run, and returns the first
+status that is not CONTINUE with the number of runs it took.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from pytest_leakguard.report.terminal import ordered, summary_lines
+from pytest_leakguard.verdict import (
+    CLEAN,
+    CONTINUE,
+    ERROR,
+    FLAT,
+    GROWING,
+    INCONCLUSIVE,
+    LEAK,
+    MIN_TAIL,
+    NOISY,
+    SKIPPED,
+    VERDICTS,
+    ProbeTrend,
+    Verdict,
+    assess,
+    decide,
+    tail_length,
+)
+
+MIB = 1024**2
+
+
+def cumulative(steps: Sequence[float], base: float = 1000) -> list[float]:
+    """A window from the growth of each run: base first, then one sample per run."""
+    window = [base]
+    for step in steps:
+        window.append(window[-1] + step)
+    return window
+
+
+def every(n: int, amount: float, runs: int = 20, phase: int = 0) -> list[float]:
+    """A window that grows by ``amount`` every ``n``-th run."""
+    return cumulative([amount if (run + phase) % n == 0 else 0 for run in range(1, runs + 1)])
+
+
+def judge(
+    window: Sequence[float],
+    threshold: float | None = 0.0,
+    *,
+    min_runs: int = 5,
+    max_runs: int = 20,
+    unit: str = "count",
+) -> tuple[str, int]:
+    """Decide after each run, as the runner does; (status, runs) of the first decision."""
+    assert len(window) - 1 >= max_runs, "the series must reach max_runs"
+    for runs in range(1, max_runs + 1):
+        decision = decide(
+            {"probe": window[: runs + 1]},
+            {"probe": threshold},
+            {"probe": unit},
+            min_runs=min_runs,
+            max_runs=max_runs,
+        )
+        if decision.status != CONTINUE:
+            return decision.status, runs
+    raise AssertionError("decide() still said CONTINUE at max_runs")
+
+
+# ---------------------------------------------------------------- tail_length
+
+
+@pytest.mark.parametrize(
+    ("steps", "tail"),
+    [
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (4, 4),
+        (5, 4),
+        (12, 4),
+        (13, 5),
+        (15, 5),
+        (16, 6),
+        (18, 6),
+        (19, 7),
+        (20, 7),
+        (30, 10),
+        (100, 34),
+    ],
+)
+def test_tail_length(steps: int, tail: int) -> None:
+    assert tail_length(steps) == tail
+
+
+def test_tail_length_is_at_least_min_tail_and_never_longer_than_the_window() -> None:
+    for steps in range(1, 200):
+        tail = tail_length(steps)
+        assert tail <= steps
+        assert tail >= min(steps, MIN_TAIL)
+        assert tail * 3 >= steps  # the last third at least
+
+
+# ---------------------------------------------------------------- assess
+
+
+def test_assess_needs_two_samples() -> None:
+    with pytest.raises(ValueError, match="at least two samples"):
+        assess("blocks", [5], 0.0)
+    with pytest.raises(ValueError):
+        assess("blocks", [], 0.0)
+
+
+def test_assess_flat() -> None:
+    trend = assess("blocks", [10] * 6, 0.0)
+    assert trend == ProbeTrend("blocks", "count", FLAT, 0.0, 0.0, 0, 5, 0.0)
+
+
+def test_assess_steady_leak_figures() -> None:
+    trend = assess("tracemalloc", cumulative([100] * 20), 0.0, unit="bytes")
+    assert trend.trend == GROWING
+    assert trend.growth_per_run == 100
+    assert trend.tail_growth_per_run == 100
+    assert trend.rising_runs == 20
+    assert trend.runs == 20
+    assert trend.unit == "bytes"
+    assert trend.decisive
+
+
+def test_assess_growth_is_averaged_over_the_whole_window() -> None:
+    trend = assess("p", [0, 0, 0, 0, 0, 0, 0, 0, 80], 0.0)
+    assert trend.growth_per_run == 10
+    assert trend.tail_growth_per_run > 0
+    assert trend.rising_runs == 1
+    assert trend.trend == NOISY  # grows, but in one step only
+
+
+def test_assess_negative_growth_is_flat() -> None:
+    trend = assess("p", cumulative([-100] * 10), 0.0)
+    assert trend.trend == FLAT
+    assert trend.growth_per_run == -100
+    assert trend.rising_runs == 0
+
+
+def test_assess_growth_equal_to_the_threshold_is_not_a_leak() -> None:
+    trend = assess("p", cumulative([10] * 20), 10.0)
+    assert trend.trend == FLAT
+    assert trend.rising_runs == 0  # a step equal to the threshold does not count as rising
+
+
+def test_assess_growth_just_above_the_threshold_is_growing() -> None:
+    trend = assess("p", cumulative([10] * 20), 9.999)
+    assert trend.trend == GROWING
+    assert trend.rising_runs == 20
+
+
+def test_assess_informative_probe_is_judged_against_zero() -> None:
+    trend = assess("objects", cumulative([1] * 20), None)
+    assert trend.trend == GROWING
+    assert trend.threshold is None
+    assert not trend.decisive
+
+
+def test_assess_rising_needs_at_least_three_runs_even_in_short_windows() -> None:
+    # Two one-off steps (pytest's own first-run growth) are not a leak in a short window.
+    assert assess("p", [0, 0, 0, 5], 0.0).trend == NOISY  # one step of three
+    assert assess("p", [0, 0, 5, 10], 0.0).trend == NOISY  # two steps of three
+    assert assess("p", [0, 5, 10, 15], 0.0).trend == GROWING
+
+
+def test_assess_rising_needs_a_quarter_of_the_runs() -> None:
+    # 20 runs: 5 rising runs are enough, 4 are not (even with the tail growing).
+    assert assess("p", every(4, 100), 0.0).trend == GROWING
+    stopped = cumulative([100 if run in (4, 8, 12, 16) else 0 for run in range(1, 21)])
+    trend = assess("p", stopped, 0.0)
+    assert trend.rising_runs == 4
+    assert trend.trend == NOISY
+
+
+# ---------------------------------------------------------------- decide: the basics
+
+
+def test_decide_continues_before_min_runs_even_when_flat() -> None:
+    for runs in range(1, 5):
+        decision = decide({"p": [7] * (runs + 1)}, {"p": 0.0}, {}, min_runs=5, max_runs=20)
+        assert decision.status == CONTINUE
+    decision = decide({"p": [7] * 6}, {"p": 0.0}, {}, min_runs=5, max_runs=20)
+    assert decision.status == CLEAN
+
+
+def test_decide_flat_is_clean_at_min_runs() -> None:
+    assert judge([1000] * 21) == (CLEAN, 5)
+    assert judge([1000] * 21, min_runs=1) == (CLEAN, 1)
+
+
+def test_decide_continues_while_growing_before_max_runs() -> None:
+    window = cumulative([100] * 20)
+    for runs in range(5, 20):
+        decision = decide({"p": window[: runs + 1]}, {"p": 0.0}, {}, min_runs=5, max_runs=20)
+        assert decision.status == CONTINUE, runs
+        assert decision.trends[0].trend == GROWING
+
+
+def test_decide_steady_leak_is_a_leak_at_max_runs() -> None:
+    assert judge(cumulative([100] * 20)) == (LEAK, 20)
+    assert judge(cumulative([1] * 20)) == (LEAK, 20)
+    assert judge(cumulative([100] * 5), min_runs=5, max_runs=5) == (LEAK, 5)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_decide_leak_every_nth_run_is_a_leak_whatever_the_phase(n: int) -> None:
+    for phase in range(n):
+        assert judge(every(n, 100, phase=phase)) == (LEAK, 20), phase
+
+
+def test_decide_negative_growth_is_clean() -> None:
+    assert judge(cumulative([-100] * 20)) == (CLEAN, 5)
+
+
+def test_decide_one_off_step_before_the_tail_is_clean_at_min_runs() -> None:
+    # A lazy import or a cache filled in the first measured run.
+    assert judge(cumulative([5000] + [0] * 19)) == (CLEAN, 5)
+
+
+def test_decide_one_off_step_in_the_tail_waits_until_it_leaves_the_tail() -> None:
+    window = cumulative([0, 0, 0, 5000] + [0] * 16)
+    assert judge(window) == (CLEAN, 8)  # the tail (4 runs) no longer holds the step
+
+
+@pytest.mark.parametrize(("filling", "clean_after"), [(5, 9), (8, 12), (12, 18), (13, 20)])
+def test_decide_bounded_cache_that_fills_then_plateaus_is_clean(
+    filling: int, clean_after: int
+) -> None:
+    window = cumulative([300] * filling + [0] * (20 - filling))
+    status, runs = judge(window)
+    assert status == CLEAN
+    assert runs == clean_after
+    assert runs <= 20
+
+
+def test_decide_bounded_cache_still_filling_at_max_runs_is_a_leak() -> None:
+    # Nothing tells a cache that never stops filling within max_runs from a leak.
+    assert judge(cumulative([300] * 16 + [0] * 4)) == (LEAK, 20)
+
+
+def test_decide_growth_equal_to_the_threshold_is_clean() -> None:
+    assert judge(cumulative([1024] * 20), 1024.0, unit="bytes") == (CLEAN, 5)
+    assert judge(cumulative([1025] * 20), 1024.0, unit="bytes") == (LEAK, 20)
+
+
+def test_decide_growth_below_the_threshold_is_clean() -> None:
+    assert judge(cumulative([1000, 0] * 10), 1024.0) == (CLEAN, 5)
+
+
+# ---------------------------------------------------------------- decide: noise
+
+
+def test_decide_noise_around_a_constant_is_clean_before_max_runs() -> None:
+    noise = [1000, 1030, 990, 1010, 970, 1040, 1000, 980, 1020, 995, 1005]
+    noise += [1010, 990, 1000, 1015, 985, 1000, 1020, 990, 1005, 1000]
+    status, runs = judge(noise)
+    assert status == CLEAN
+    assert runs < 20
+
+
+def test_decide_drop_then_renewed_growth_is_inconclusive() -> None:
+    # The tail grows, the window as a whole shrank: neither flat nor sustained.
+    window = [5000] + [10 * i for i in range(20)]
+    assert judge(window) == (INCONCLUSIVE, 20)
+
+
+def test_decide_leak_that_stopped_late_is_inconclusive() -> None:
+    window = cumulative([100 if run in (4, 8, 12, 16) else 0 for run in range(1, 21)])
+    assert judge(window) == (INCONCLUSIVE, 20)
+
+
+@pytest.mark.parametrize(("up", "down"), [(12, 8), (30, 20), (40, 30)])
+@pytest.mark.parametrize("phase", [0, 1])
+def test_decide_steady_leak_under_alternating_noise_is_a_leak(
+    up: int, down: int, phase: int
+) -> None:
+    # Net growth (up - down) / 2 per run, every run pair: a real leak.  An odd
+    # tail (5 runs at 13-15 measured runs) that starts on a rise and ends on a
+    # fall must not make it look flat.
+    steps = [up if (run + phase) % 2 else -down for run in range(1, 21)]
+    assert judge(cumulative(steps)) == (LEAK, 20)
+
+
+def test_decide_noisy_leak_above_the_threshold_is_a_leak() -> None:
+    # +15 per run on average, with a threshold of 10: a leak under noise.
+    window = [0, 50, 20, 80, 40, 110, 70, 140, 100, 170, 130]
+    window += [200, 160, 230, 190, 260, 220, 290, 250, 320, 280]
+    assert judge(window, 10.0) == (LEAK, 20)
+
+
+# ---------------------------------------------------------------- decide: adversarial
+
+
+def test_decide_single_huge_spike_is_not_a_leak() -> None:
+    for at in range(1, 16):
+        window = [1000.0] * 21
+        window[at] = 1e12
+        status, _ = judge(window)
+        assert status == CLEAN, at
+
+
+def test_decide_huge_spike_on_the_last_run_is_not_a_leak() -> None:
+    window = [1000.0] * 20 + [1e12]
+    status, runs = judge(window, min_runs=20)
+    assert (status, runs) == (INCONCLUSIVE, 20)
+
+
+def test_decide_sawtooth_is_clean() -> None:
+    assert judge([0, 100] * 10 + [0]) == (CLEAN, 5)
+    assert judge([100, 0] * 10 + [100]) == (CLEAN, 5)
+    # Period 3, two rises then a fall back to the start.
+    assert judge([0, 50, 100] * 7)[0] == CLEAN
+
+
+def test_decide_huge_drop_then_flat_is_clean() -> None:
+    assert judge([1e12] + [0.0] * 20) == (CLEAN, 5)
+
+
+# ---------------------------------------------------------------- decide: several probes
+
+
+UNITS = {"blocks": "count", "objects": "count", "tracemalloc": "bytes", "rss": "bytes"}
+
+
+def test_decide_informative_probes_never_decide() -> None:
+    windows = {"tracemalloc": [5000] * 21, "objects": cumulative([50] * 20)}
+    thresholds = {"tracemalloc": 1024.0, "objects": None}
+    decision = decide(windows, thresholds, UNITS, min_runs=5, max_runs=20)
+    assert decision.status == CLEAN
+    objects = next(t for t in decision.trends if t.probe == "objects")
+    assert objects.trend == GROWING
+    assert not objects.decisive
+
+
+def test_decide_only_informative_growth_at_max_runs_is_not_a_leak() -> None:
+    windows = {"tracemalloc": [5000] * 6, "objects": cumulative([50] * 5)}
+    thresholds = {"tracemalloc": 1024.0, "objects": None}
+    decision = decide(windows, thresholds, UNITS, min_runs=5, max_runs=5)
+    assert decision.status == CLEAN
+
+
+def test_decide_one_growing_decisive_probe_is_enough_for_a_leak() -> None:
+    windows = {"blocks": cumulative([2] * 20), "tracemalloc": [5000] * 21}
+    decision = decide(windows, {"blocks": 0.0, "tracemalloc": 0.0}, UNITS, min_runs=5, max_runs=20)
+    assert decision.status == LEAK
+    assert [t.trend for t in decision.trends] == [GROWING, FLAT]
+
+
+def test_decide_growing_beats_noisy() -> None:
+    windows = {"blocks": cumulative([2] * 20), "objects": [5000] + [10 * i for i in range(20)]}
+    decision = decide(windows, {"blocks": 0.0, "objects": 0.0}, UNITS, min_runs=5, max_runs=20)
+    assert decision.status == LEAK
+
+
+def test_decide_noisy_decisive_probe_with_an_informative_leak_is_inconclusive() -> None:
+    windows = {"objects": cumulative([50] * 20), "blocks": [5000] + [10 * i for i in range(20)]}
+    decision = decide(windows, {"objects": None, "blocks": 0.0}, UNITS, min_runs=5, max_runs=20)
+    assert decision.status == INCONCLUSIVE
+
+
+def test_decide_units_default_to_count_and_thresholds_to_informative() -> None:
+    decision = decide({"custom": [1, 1, 1]}, {}, {}, min_runs=1, max_runs=5)
+    (trend,) = decision.trends
+    assert trend.unit == "count"
+    assert trend.threshold is None
+    assert decision.status == CLEAN
+
+
+def test_decide_trends_keep_the_probe_order() -> None:
+    windows = {name: [0, 0, 0] for name in ("rss", "blocks", "tracemalloc")}
+    decision = decide(windows, {}, UNITS, min_runs=1, max_runs=5)
+    assert [t.probe for t in decision.trends] == ["rss", "blocks", "tracemalloc"]
+
+
+# ---------------------------------------------------------------- ProbeTrend
+
+
+def test_probe_trend_describe_bytes() -> None:
+    trend = ProbeTrend("tracemalloc", "bytes", GROWING, MIB, MIB, 20, 20, 0.0)
+    assert trend.describe() == (
+        "tracemalloc: +1.0 MiB/run over 20 runs, grew in 20 of 20 (budget 0 B/run)"
+    )
+
+
+def test_probe_trend_describe_count_negative_and_informative() -> None:
+    trend = ProbeTrend("objects", "count", FLAT, -3.0, 0.0, 0, 5, None)
+    assert trend.describe() == "objects: -3/run over 5 runs, grew in 0 of 5 (informative)"
+
+
+def test_probe_trend_describe_rss_budget() -> None:
+    trend = ProbeTrend("rss", "bytes", FLAT, 0.0, 0.0, 1, 5, 65536.0)
+    assert trend.describe().endswith("(budget 64.0 KiB/run)")
+
+
+# ---------------------------------------------------------------- Verdict
+
+
+def trend(
+    probe: str,
+    status: str,
+    growth: float,
+    unit: str = "count",
+    threshold: float | None = 0.0,
+    runs: int = 20,
+) -> ProbeTrend:
+    return ProbeTrend(
+        probe, unit, status, growth, growth, runs if growth > 0 else 0, runs, threshold
+    )
+
+
+def leak(nodeid: str, byte_growth: float = 0.0, count_growth: float = 0.0) -> dict[str, Any]:
+    trends = (
+        trend("blocks", GROWING if count_growth else FLAT, count_growth),
+        trend("tracemalloc", GROWING if byte_growth else FLAT, byte_growth, "bytes"),
+    )
+    data = Verdict(LEAK, warmup=2, trends=trends).to_dict()
+    data["nodeid"] = nodeid
+    return data
+
+
+def simple(nodeid: str, status: str, reason: str = "") -> dict[str, Any]:
+    trends = () if status in (ERROR, SKIPPED) else (trend("blocks", NOISY, 1.0),)
+    data = Verdict(status, reason=reason, warmup=2, trends=trends).to_dict()
+    data["nodeid"] = nodeid
+    return data
+
+
+LEAK_VERDICT = Verdict(
+    LEAK,
+    warmup=2,
+    trends=(
+        trend("blocks", GROWING, 2.0),
+        trend("objects", GROWING, 1.0, threshold=None),
+        trend("tracemalloc", GROWING, 100_000.0, "bytes"),
+        trend("rss", FLAT, 0.0, "bytes", threshold=65536.0),
+    ),
+    samples={"blocks": [1, 3, 5], "tracemalloc": [0, 100_000, 200_000]},
+)
+
+
+def test_verdict_runs_and_offending() -> None:
+    assert LEAK_VERDICT.runs == 20
+    assert [t.probe for t in LEAK_VERDICT.offending] == ["blocks", "tracemalloc"]
+    assert Verdict(CLEAN).runs == 0
+    assert Verdict(CLEAN, trends=LEAK_VERDICT.trends).offending == []
+    assert Verdict(ERROR, trends=LEAK_VERDICT.trends).offending == []
+
+
+def test_verdict_inconclusive_offending_includes_noisy_decisive_probes() -> None:
+    verdict = Verdict(
+        INCONCLUSIVE,
+        trends=(
+            trend("blocks", NOISY, 1.0),
+            trend("objects", NOISY, 1.0, threshold=None),
+            trend("rss", FLAT, 0.0, "bytes"),
+        ),
+    )
+    assert [t.probe for t in verdict.offending] == ["blocks"]
+
+
+def test_verdict_message_of_a_leak() -> None:
+    lines = LEAK_VERDICT.message().splitlines()
+    assert lines[0] == (
+        "memory leak: retained memory grows from run to run (20 measured runs after 2 warm-up runs)"
+    )
+    assert lines[1].startswith("  > blocks: +2/run")
+    assert lines[2].startswith("    objects: +1/run")  # informative: not marked
+    assert lines[2].endswith("(informative)")
+    assert lines[3].startswith("  > tracemalloc: +97.7 KiB/run")
+    assert lines[4].startswith("    rss: +0 B/run")
+
+
+@pytest.mark.parametrize(
+    ("status", "head"),
+    [
+        (LEAK, "memory leak:"),
+        (INCONCLUSIVE, "leak check inconclusive:"),
+        (ERROR, "leak check error:"),
+        (CLEAN, "no leak"),
+        (SKIPPED, "leak check skipped"),
+    ],
+)
+def test_verdict_message_head_for_every_status(status: str, head: str) -> None:
+    assert Verdict(status).message().startswith(head)
+
+
+def test_verdict_message_carries_reason_and_error() -> None:
+    verdict = Verdict(
+        ERROR, reason="call failed when the test was run again", warmup=1, error="Traceback..."
+    )
+    lines = verdict.message().splitlines()
+    assert lines[0].endswith("(0 measured runs after 1 warm-up runs)")
+    assert lines[1] == "call failed when the test was run again"
+    assert lines[-1] == "Traceback..."
+
+
+def test_verdict_summary() -> None:
+    assert LEAK_VERDICT.summary() == "blocks +2/run, tracemalloc +97.7 KiB/run (20 runs)"
+    assert Verdict(SKIPPED, reason="the test was skipped").summary() == "the test was skipped"
+    assert Verdict(ERROR, reason="setup failed").summary() == "setup failed"
+    clean = Verdict(
+        CLEAN, trends=(trend("blocks", FLAT, 0.0), trend("x", FLAT, 0.0, threshold=None))
+    )
+    assert clean.summary() == "blocks +0/run (20 runs)"
+
+
+def test_verdict_summary_shows_negative_growth_without_a_plus() -> None:
+    clean = Verdict(CLEAN, trends=(trend("blocks", FLAT, -2.0),))
+    assert clean.summary() == "blocks -2/run (20 runs)"
+
+
+def test_verdict_severity_orders_bytes_before_counts() -> None:
+    small_bytes = Verdict(LEAK, trends=(trend("tracemalloc", GROWING, 10.0, "bytes"),))
+    big_bytes = Verdict(LEAK, trends=(trend("tracemalloc", GROWING, 10_000.0, "bytes"),))
+    many_blocks = Verdict(LEAK, trends=(trend("blocks", GROWING, 100_000.0),))
+    assert big_bytes.severity() > small_bytes.severity() > many_blocks.severity() > 0
+    assert Verdict(CLEAN, trends=big_bytes.trends).severity() == 0
+
+
+def test_verdict_severity_ignores_informative_and_flat_probes() -> None:
+    verdict = Verdict(
+        LEAK,
+        trends=(
+            trend("blocks", GROWING, 3.0),
+            trend("objects", GROWING, 1e9, threshold=None),
+            trend("rss", FLAT, 1e9, "bytes"),
+        ),
+    )
+    assert verdict.severity() == 3.0
+
+
+# ---------------------------------------------------------------- Verdict: to_dict / from_dict
+
+
+ROUND_TRIP = [
+    LEAK_VERDICT,
+    Verdict(CLEAN, warmup=2, trends=(trend("blocks", FLAT, 0.0),), samples={"blocks": [1, 1]}),
+    Verdict(INCONCLUSIVE, warmup=0, trends=(trend("blocks", NOISY, 0.5, runs=7),)),
+    Verdict(ERROR, reason="call failed when the test was run again", error="Traceback\nboom"),
+    Verdict(SKIPPED, reason="the test was skipped"),
+]
+
+
+@pytest.mark.parametrize("verdict", ROUND_TRIP, ids=lambda v: v.status)
+def test_verdict_round_trip(verdict: Verdict) -> None:
+    assert Verdict.from_dict(verdict.to_dict()) == verdict
+
+
+@pytest.mark.parametrize("verdict", ROUND_TRIP, ids=lambda v: v.status)
+def test_verdict_round_trip_through_json(verdict: Verdict) -> None:
+    data = verdict.to_dict()
+    data["nodeid"] = "test_x.py::test_y"  # as the runner attaches it
+    text = json.dumps(data, allow_nan=False)
+    rebuilt = Verdict.from_dict(json.loads(text))
+    assert rebuilt == verdict
+    assert rebuilt.message() == verdict.message()
+    assert rebuilt.summary() == verdict.summary()
+
+
+@pytest.mark.skipif(
+    "explanation" not in {f.name for f in dataclasses.fields(Verdict)},
+    reason="no explanation field",
+)
+def test_verdict_round_trip_keeps_the_explanation() -> None:
+    explanation = {"runs": 3, "sites": [], "types": [], "holders": [], "notes": ["n"]}
+    verdict = dataclasses.replace(LEAK_VERDICT, explanation=explanation)  # type: ignore[call-arg]
+    data = json.loads(json.dumps(verdict.to_dict()))
+    assert Verdict.from_dict(data) == verdict
+
+
+def test_verdict_to_dict_fields() -> None:
+    data = LEAK_VERDICT.to_dict()
+    assert data["verdict"] == LEAK
+    assert data["runs"] == 20
+    assert data["warmup"] == 2
+    assert data["trend"] == {
+        "blocks": GROWING,
+        "objects": GROWING,
+        "tracemalloc": GROWING,
+        "rss": FLAT,
+    }
+    assert data["thresholds"]["objects"] is None
+    assert data["units"]["tracemalloc"] == "bytes"
+    assert data["samples"] == {"blocks": [1, 3, 5], "tracemalloc": [0, 100_000, 200_000]}
+    assert data["message"] == LEAK_VERDICT.message()
+
+
+def test_verdict_to_dict_of_a_clean_test_has_no_message() -> None:
+    assert Verdict(CLEAN, trends=(trend("blocks", FLAT, 0.0),)).to_dict()["message"] == ""
+
+
+def test_verdict_to_dict_copies_samples() -> None:
+    samples = {"blocks": [1, 2]}
+    data = Verdict(CLEAN, samples=samples).to_dict()
+    data["samples"]["blocks"].append(3)
+    assert samples == {"blocks": [1, 2]}
+
+
+def test_verdict_from_dict_accepts_a_minimal_dict() -> None:
+    data = {
+        "verdict": CLEAN,
+        "runs": 5,
+        "growth_per_run": {"blocks": 0.0},
+        "tail_growth_per_run": {"blocks": 0.0},
+        "trend": {"blocks": FLAT},
+        "thresholds": {"blocks": 0.0},
+        "units": {"blocks": "count"},
+        "rising_runs": {"blocks": 0},
+    }
+    verdict = Verdict.from_dict(data)
+    assert verdict.status == CLEAN
+    assert verdict.runs == 5
+    assert verdict.warmup == 0
+    assert verdict.samples == {}
+
+
+# ---------------------------------------------------------------- ordering in the summary
+
+
+def test_ordered_puts_leaks_first_worst_first_then_by_status() -> None:
+    results = [
+        simple("t::skipped", SKIPPED, "the test was skipped"),
+        simple("t::clean", CLEAN),
+        simple("t::error", ERROR, "setup failed"),
+        simple("t::inconclusive", INCONCLUSIVE),
+        leak("t::small_leak", byte_growth=100.0),
+        leak("t::blocks_leak", count_growth=1e5),
+        leak("t::big_leak", byte_growth=1e6),
+    ]
+    assert [r["nodeid"] for r in ordered(results)] == [
+        "t::big_leak",
+        "t::small_leak",
+        "t::blocks_leak",
+        "t::inconclusive",
+        "t::error",
+        "t::clean",
+        "t::skipped",
+    ]
+    assert VERDICTS == (LEAK, INCONCLUSIVE, ERROR, CLEAN, SKIPPED)
+
+
+def test_ordered_breaks_ties_by_nodeid() -> None:
+    results = [leak("t::b", 10.0), leak("t::a", 10.0), simple("t::d", CLEAN), simple("t::c", CLEAN)]
+    assert [r["nodeid"] for r in ordered(results)] == ["t::a", "t::b", "t::c", "t::d"]
+
+
+def test_summary_lines_hide_clean_tests_unless_verbose() -> None:
+    results = [leak("t::leaky", byte_growth=2048.0), simple("t::clean", CLEAN)]
+    quiet = summary_lines(results, verbose=False)
+    assert [text for text, _ in quiet] == [
+        "LEAKED t::leaky - tracemalloc +2.0 KiB/run (20 runs)",
+        "2 checked: 1 leaked, 1 clean",
+    ]
+    assert quiet[0][1] == {"red": True}
+    assert quiet[-1][1] == {"red": True, "bold": True}
+    loud = summary_lines(results, verbose=True)
+    assert [text for text, _ in loud][1] == "clean t::clean - blocks +1/run (20 runs)"
+
+
+@pytest.mark.parametrize(
+    ("statuses", "colour"),
+    [((CLEAN,), "green"), ((CLEAN, INCONCLUSIVE), "yellow"), ((ERROR,), "red"), ((LEAK,), "red")],
+)
+def test_summary_lines_total_colour(statuses: tuple[str, ...], colour: str) -> None:
+    results = [
+        leak(f"t::{i}", 10.0) if status == LEAK else simple(f"t::{i}", status, "r")
+        for i, status in enumerate(statuses)
+    ]
+    text, markup = summary_lines(results, verbose=False)[-1]
+    assert text.startswith(f"{len(statuses)} checked: ")
+    assert markup == {colour: True, "bold": True}
