@@ -15,6 +15,7 @@ from typing import Any, Callable, TypeVar, Union
 
 import pytest
 
+from .baseline import DEFAULT_RULES, Rule, parse_rules
 from .units import format_size, parse_count, parse_size
 
 RSS_FLOOR = 64 * 1024
@@ -204,6 +205,9 @@ class Settings:
     probes: tuple[str, ...] = ()
     json_path: str | None = None
     explain: bool = True
+    baseline_path: str | None = None
+    save_baseline_path: str | None = None
+    compare_fail: Mapping[str, Rule] = field(default_factory=dict)
 
     def thresholds(self, units: Mapping[str, str]) -> dict[str, float | None]:
         """The threshold of every selected probe."""
@@ -252,6 +256,26 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ),
     ("json_path", "--leakguard-json", "leakguard_json", "write a JSON report to this path"),
     (
+        "baseline_path",
+        "--leakguard-baseline",
+        "leakguard_baseline",
+        "compare each test's growth per run with this baseline file; regressions fail the run",
+    ),
+    (
+        "save_baseline_path",
+        "--leakguard-save-baseline",
+        "leakguard_save_baseline",
+        "write this run's figures as a baseline to this path (an existing file is kept as"
+        " PATH.bak)",
+    ),
+    (
+        "compare_fail",
+        "--leakguard-compare-fail",
+        "leakguard_compare_fail",
+        "tolerated increase over the baseline per probe or unit group, absolute or relative"
+        f" (default {DEFAULT_RULES})",
+    ),
+    (
         "explain",
         "--leakguard-explain",
         "leakguard_explain",
@@ -268,6 +292,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "strict": parse_bool,
     "explain": parse_bool,
     "json_path": str,
+    "baseline_path": str,
+    "save_baseline_path": str,
 }
 
 
@@ -280,7 +306,10 @@ def load_settings(
     config: pytest.Config, units: Mapping[str, str], default_probes: Iterable[str]
 ) -> Settings:
     """Build the run's settings from the command line, the ini file and the defaults."""
-    values: dict[str, Any] = {"probes": tuple(default_probes)}
+    values: dict[str, Any] = {
+        "probes": tuple(default_probes),
+        "compare_fail": parse_rules(DEFAULT_RULES, units),
+    }
     for setting, flag, ini_key, _ in OPTIONS:
         raw: Any = config.getoption(flag.lstrip("-").replace("-", "_"))
         source = flag
@@ -301,6 +330,8 @@ def _parse(setting: str, raw: Any, units: Mapping[str, str], source: str) -> Any
             return parse_budget(raw, units)
         if setting == "probes":
             return parse_probes(raw, units)
+        if setting == "compare_fail":
+            return parse_rules(str(raw), units)
         return _PARSERS[setting](raw)
     except (ValueError, TypeError, ArithmeticError) as exc:
         raise pytest.UsageError(f"leakguard: invalid value {raw!r} for {source}: {exc}") from None

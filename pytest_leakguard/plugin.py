@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import platform
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from . import __version__
+from . import __version__, baseline
 from .config import (
     MARKER_HELP,
     OPTIONS,
@@ -44,8 +45,9 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("leakguard", "memory-leak checks (pytest-leakguard)")
-    for setting, flag, ini_key, help_text in OPTIONS:
+    for setting, flag, ini_key, ini_help in OPTIONS:
         dest = flag.lstrip("-").replace("-", "_")
+        help_text = ini_help.replace("%", "%%")  # argparse formats help with %
         if setting in ("enabled", "strict"):
             group.addoption(flag, action="store_true", default=None, dest=dest, help=help_text)
         elif setting == "explain":
@@ -67,7 +69,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 type=argparse_type(parse_positive_runs if setting != "warmup" else parse_runs),
             )
         else:
-            metavar = "PATH" if setting == "json_path" else setting.upper()
+            metavar = "PATH" if setting.endswith("path") else setting.upper()
             group.addoption(flag, default=None, dest=dest, metavar=metavar, help=help_text)
         ini_type: Any = "string"
         if pytest.version_tuple >= (9, 2):
@@ -76,7 +78,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             ini_type = (
                 str | int if setting in ("runs", "max_runs", "warmup", "budget") else ini_type
             )
-        parser.addini(ini_key, help=help_text, type=ini_type, default="")
+        parser.addini(ini_key, help=ini_help, type=ini_type, default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -115,6 +117,21 @@ class LeakGuard:
         self.units = units
         self.results: list[dict[str, Any]] = []
         self.checking = settings.enabled
+        self.controller = not hasattr(config, "workerinput")
+        self.baseline: baseline.Baseline | None = None
+        self.comparison: baseline.Comparison | None = None
+        self.saved: list[str] = []
+        if settings.baseline_path is not None and self.controller:
+            try:
+                self.baseline = baseline.load(str(self._path(settings.baseline_path)))
+            except baseline.BaselineError as exc:
+                raise pytest.UsageError(f"leakguard: {exc}") from None
+        for path in (settings.save_baseline_path, settings.json_path):
+            if path is not None and self._path(path).is_dir():
+                raise pytest.UsageError(f"leakguard: {path} is a directory, not a file path")
+
+    def _path(self, path: str) -> Path:
+        return Path(self.config.invocation_params.dir) / path
 
     def pytest_report_header(self, config: pytest.Config) -> list[str] | None:
         if not self.settings.enabled:
@@ -171,6 +188,7 @@ class LeakGuard:
         if outcome.verdict is not None:
             report = outcome.reports[1] if len(outcome.reports) > 2 else outcome.reports[0]
             self._judge(item, report, outcome.verdict, settings)
+            self._properties(outcome.reports[-1], report.leakguard)
         for report in outcome.reports:
             ihook.pytest_runtest_logreport(report=report)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
@@ -188,22 +206,56 @@ class LeakGuard:
             report.outcome = "failed"
             report.longrepr = LeakRepr(verdict.message(), path, (lineno or 0) + 1)  # type: ignore[assignment]
 
+    @staticmethod
+    def _properties(report: pytest.TestReport, data: dict[str, Any]) -> None:
+        # JUnit XML takes a test's properties from its teardown report.
+        report.user_properties.append(("leakguard_verdict", data["verdict"]))
+        report.user_properties.append(("leakguard_runs", data["runs"]))
+        for probe, growth in sorted(data["growth_per_run"].items()):
+            report.user_properties.append((f"leakguard_growth_{probe}", round(growth, 3)))
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "leakguard", None)
         if data is not None:
             self.results.append(data)
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Any:
+        result = yield
+        if self.baseline is not None and self.controller:
+            current = baseline.from_results(self.results, environment())
+            self.comparison = baseline.compare(self.baseline, current, self.settings.compare_fail)
+            if self.comparison.failed:
+                # The regression gate: the run fails even if every test passed.
+                session.testsfailed += 1
+        return result
+
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.results:
+        if not self.results and self.comparison is None:
             return
         terminalreporter.write_sep("=", "leakguard")
         verbose = self.config.get_verbosity() > 0
-        for text, markup in summary_lines(self.results, verbose):
-            terminalreporter.write_line(text, **markup)
+        if self.results:
+            for text, markup in summary_lines(self.results, verbose):
+                terminalreporter.write_line(text, **markup)
+        if self.comparison is not None:
+            terminalreporter.write_sep("-", "leakguard baseline comparison")
+            red = self.comparison.failed
+            for line in baseline.table(self.comparison):
+                terminalreporter.write_line(line, red=red, green=not red)
+        for line in self.saved:
+            terminalreporter.write_line(line)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.controller:
+            return
+        if self.settings.save_baseline_path is not None:
+            target = str(self._path(self.settings.save_baseline_path))
+            backup = baseline.save(target, baseline.from_results(self.results, environment()))
+            kept = f" (the previous one kept as {backup})" if backup else ""
+            self.saved.append(f"leakguard: baseline saved to {target}{kept}")
         path = self.settings.json_path
-        if path is None or hasattr(self.config, "workerinput"):
+        if path is None:
             return
         settings = {
             "warmup": self.settings.warmup,
@@ -214,7 +266,7 @@ class LeakGuard:
             "probes": list(self.settings.probes),
         }
         payload = json_report.build(self.results, settings, environment())
-        json_report.write_atomic(str(self.config.rootpath / path), payload)
+        json_report.write_atomic(str(self._path(path)), payload)
 
 
 def _showing_setup(config: pytest.Config) -> bool:

@@ -21,11 +21,14 @@ from typing import Any, cast
 import pytest
 from _pytest.runner import CallInfo, call_and_report, runtestprotocol
 
-from .config import Settings
+from .config import RSS_FLOOR, Settings
 from .explain import Explainer
 from .probes import Probe, ProbeFactory
 from .settle import settle
 from .verdict import CONTINUE, ERROR, GROWING, LEAK, SKIPPED, Decision, Verdict, decide
+
+FLOORS = {"rss": float(RSS_FLOOR)}
+"""Resolution of probes whose small moves are noise (see :data:`config.RSS_FLOOR`)."""
 
 EXPLAIN_RUNS = 3
 """Extra runs of a leaking test between the two observations of the deep probes."""
@@ -170,6 +173,7 @@ def measure(
             units,
             min_runs=settings.runs if start == settings.warmup else 1 << 30,
             max_runs=settings.max_runs,
+            floors=FLOORS,
         )
 
     def sample() -> None:

@@ -56,6 +56,8 @@ class ProbeTrend:
     rising_runs: int
     runs: int
     threshold: float | None
+    sustained_growth_per_run: float = 0.0
+    """``growth_per_run`` if the probe grows in a sustained way even below its budget, else 0."""
 
     @property
     def decisive(self) -> bool:
@@ -88,12 +90,17 @@ def _slope(points: Sequence[float]) -> float:
 
 
 def assess(
-    probe: str, window: Sequence[float], threshold: float | None, unit: str = "count"
+    probe: str,
+    window: Sequence[float],
+    threshold: float | None,
+    unit: str = "count",
+    floor: float = 0.0,
 ) -> ProbeTrend:
     """Classify one probe's window (base sample first) as growing, flat or noisy.
 
     ``threshold`` is the growth per run that is tolerated; ``None`` makes the
     probe informative (its trend is computed against 0 but never decides).
+    ``floor`` is the probe's resolution: growth below it is never *sustained*.
     """
     steps = len(window) - 1
     if steps < 1:
@@ -102,14 +109,21 @@ def assess(
     growth = (window[-1] - window[0]) / steps
     tail = tail_length(steps)
     tail_growth = _slope(window[-1 - tail :])
+    trend = _classify(window, limit, growth, tail_growth)
     rising = sum(1 for a, b in zip(window, window[1:]) if b - a > limit)
+    # The growth that would be a leak with no budget at all: what baselines compare.
+    sustained = growth if _classify(window, floor, growth, tail_growth) == GROWING else 0.0
+    return ProbeTrend(probe, unit, trend, growth, tail_growth, rising, steps, threshold, sustained)
+
+
+def _classify(window: Sequence[float], limit: float, growth: float, tail_growth: float) -> str:
+    steps = len(window) - 1
     if tail_growth <= limit:
-        trend = FLAT
-    elif growth > limit and rising >= max(3, math.ceil(steps / 4)):
-        trend = GROWING
-    else:
-        trend = NOISY
-    return ProbeTrend(probe, unit, trend, growth, tail_growth, rising, steps, threshold)
+        return FLAT
+    rising = sum(1 for a, b in zip(window, window[1:]) if b - a > limit)
+    if growth > limit and rising >= max(3, math.ceil(steps / 4)):
+        return GROWING
+    return NOISY
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,7 @@ def decide(
     *,
     min_runs: int,
     max_runs: int,
+    floors: Mapping[str, float] | None = None,
 ) -> Decision:
     """Judge the windows of all probes after ``len(window) - 1`` measured runs.
 
@@ -138,7 +153,13 @@ def decide(
       :data:`INCONCLUSIVE` if one is noisy.
     """
     trends = tuple(
-        assess(name, window, thresholds.get(name), units.get(name, "count"))
+        assess(
+            name,
+            window,
+            thresholds.get(name),
+            units.get(name, "count"),
+            (floors or {}).get(name, 0.0),
+        )
         for name, window in windows.items()
     )
     runs = min((t.runs for t in trends), default=0)
@@ -233,6 +254,7 @@ class Verdict:
             "units": {t.probe: t.unit for t in self.trends},
             "rising_runs": {t.probe: t.rising_runs for t in self.trends},
             "tail_growth_per_run": {t.probe: t.tail_growth_per_run for t in self.trends},
+            "sustained_growth_per_run": {t.probe: t.sustained_growth_per_run for t in self.trends},
             "samples": {name: list(values) for name, values in self.samples.items()},
             "error": self.error,
             "explanation": self.explanation,
@@ -250,6 +272,7 @@ class Verdict:
                 growth_per_run=data["growth_per_run"][name],
                 tail_growth_per_run=data["tail_growth_per_run"][name],
                 rising_runs=data["rising_runs"][name],
+                sustained_growth_per_run=data.get("sustained_growth_per_run", {}).get(name, 0.0),
                 runs=data["runs"],
                 threshold=data["thresholds"][name],
             )

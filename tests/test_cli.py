@@ -127,6 +127,23 @@ BAD_FLAGS = [
     ("probes", "--leakguard-probes=", ["--leakguard-probes", "names no probe"]),
     ("probes", "--leakguard-probes=rss,,blocks", ["--leakguard-probes", "'rss,,blocks'"]),
     ("explain", "--leakguard-explain=maybe", ["--leakguard-explain", "'maybe'"]),
+    (
+        "compare_fail",
+        "--leakguard-compare-fail=bytes:lots",
+        ["--leakguard-compare-fail", "'lots' is not a size"],
+    ),
+    (
+        "compare_fail",
+        "--leakguard-compare-fail=nope:1",
+        ["--leakguard-compare-fail", "unknown probe or unit 'nope'"],
+    ),
+    (
+        "baseline_path",
+        "--leakguard-baseline=missing.json",
+        ["baseline file", "missing.json does not exist"],
+    ),
+    ("save_baseline_path", "--leakguard-save-baseline=.", [". is a directory"]),
+    ("json_path", "--leakguard-json=.", [". is a directory"]),
 ]
 
 

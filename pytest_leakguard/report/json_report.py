@@ -18,6 +18,7 @@ _FIELDS = (
     "runs",
     "growth_per_run",
     "tail_growth_per_run",
+    "sustained_growth_per_run",
     "rising_runs",
     "trend",
     "thresholds",

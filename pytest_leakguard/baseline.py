@@ -1,0 +1,301 @@
+"""Baselines: load, save and compare per-test growth figures (pure, no pytest import).
+
+A baseline is versioned JSON with sorted keys, readable in a diff::
+
+    {"format": "pytest-leakguard-baseline", "version": 1,
+     "environment": {...},
+     "tests": {"test_x.py::test_a": {"verdict": "clean",
+                                     "growth_per_run": {"blocks": 0.0, ...},
+                                     "units": {"blocks": "count", ...}}}}
+
+:func:`load` also accepts a JSON report (``--leakguard-json``), so two reports,
+two baselines or one of each can be compared.  Nothing is ever evaluated or
+unpickled: a file that is not one of these raises :class:`BaselineError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .report.json_report import SCHEMA_VERSION, write_atomic
+from .units import format_amount, parse_count, parse_size
+
+FORMAT = "pytest-leakguard-baseline"
+VERSION = 1
+UNIT_GROUPS = ("bytes", "count", "resources")
+DEFAULT_RULES = "bytes:10%,count:10%,resources:0"
+
+
+class BaselineError(Exception):
+    """A baseline (or report) file that cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How much a probe's growth per run may exceed the baseline's."""
+
+    absolute: float | None = None
+    relative: float | None = None
+
+    def tolerance(self, base: float) -> float:
+        """The allowed increase over ``base``."""
+        if self.relative is not None:
+            return abs(base) * self.relative
+        return self.absolute or 0.0
+
+
+def parse_rules(text: str, units: Mapping[str, str]) -> dict[str, Rule]:
+    """Parse ``bytes:1KiB,blocks:10%`` into rules keyed by probe name or unit group.
+
+    Keys are probe names (``blocks``, ``rss``...) or unit groups (``bytes``,
+    ``count``, ``resources``); values are absolute (a size for byte probes, a
+    number otherwise) or relative (``10%``).  Raises ``ValueError``.
+    """
+    rules: dict[str, Rule] = {}
+    for part in text.split(","):
+        key, sep, value = (s.strip() for s in part.partition(":"))
+        if not sep or not key or not value:
+            raise ValueError(f"{part.strip()!r} is not KEY:TOLERANCE (for example bytes:1KiB)")
+        if key not in units and key not in UNIT_GROUPS:
+            known = ", ".join([*UNIT_GROUPS, *units])
+            raise ValueError(f"unknown probe or unit {key!r}; use one of {known}")
+        unit = units.get(key, key)
+        if value.endswith("%"):
+            percent = parse_count(value[:-1])
+            rules[key] = Rule(relative=percent / 100)
+        elif unit == "bytes":
+            rules[key] = Rule(absolute=float(parse_size(value)))
+        else:
+            rules[key] = Rule(absolute=parse_count(value))
+    return rules
+
+
+def rule_for(rules: Mapping[str, Rule], probe: str, unit: str) -> Rule | None:
+    """The rule of a probe: its own, else its unit group's, else none."""
+    return rules.get(probe) or rules.get(unit)
+
+
+@dataclass
+class Baseline:
+    """Per-test figures and the environment they were measured in."""
+
+    tests: dict[str, dict[str, Any]]
+    environment: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's content."""
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "environment": self.environment,
+            "tests": self.tests,
+        }
+
+
+def from_results(results: Sequence[Mapping[str, Any]], environment: Mapping[str, Any]) -> Baseline:
+    """A baseline from the verdict dicts of a run (tests not measured are left out)."""
+    tests: dict[str, dict[str, Any]] = {}
+    for data in results:
+        # Sustained growth only: one-off steps in a short window are noise, not figures.
+        growth = data.get("sustained_growth_per_run") or {}
+        if not growth:
+            continue
+        tests[str(data["nodeid"])] = {
+            "verdict": data["verdict"],
+            "growth_per_run": {k: float(v) for k, v in growth.items()},
+            "units": dict(data.get("units", {})),
+        }
+    return Baseline(tests, dict(environment))
+
+
+def load(path: str) -> Baseline:
+    """Read a baseline or a JSON report; :class:`BaselineError` names the file and the problem."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+    except FileNotFoundError:
+        raise BaselineError(f"baseline file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BaselineError(f"cannot read baseline file {path}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(
+            f"baseline file {path} is not valid JSON (truncated or corrupt?): {exc}"
+        ) from None
+    if not isinstance(data, dict):
+        raise BaselineError(f"{path} is not a leakguard baseline or report")
+    try:
+        if data.get("format") == FORMAT:
+            return _from_baseline(data, path)
+        if "tests" in data and isinstance(data.get("tests"), list) and "version" in data:
+            return _from_report(data, path)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BaselineError(f"baseline file {path} is malformed: {exc!r}") from None
+    raise BaselineError(f"{path} is not a leakguard baseline or report")
+
+
+def _check_version(data: Mapping[str, Any], path: str, supported: int, what: str) -> None:
+    version = data.get("version")
+    if not isinstance(version, int):
+        raise BaselineError(f"{what} {path} has no version number")
+    if version > supported:
+        raise BaselineError(
+            f"{what} {path} has version {version}, newer than this pytest-leakguard reads"
+            f" ({supported}); upgrade pytest-leakguard"
+        )
+
+
+def _from_baseline(data: Mapping[str, Any], path: str) -> Baseline:
+    _check_version(data, path, VERSION, "baseline file")
+    tests = data["tests"]
+    if not isinstance(tests, dict):
+        raise BaselineError(f"baseline file {path} is malformed: 'tests' is not an object")
+    checked: dict[str, dict[str, Any]] = {}
+    for nodeid, entry in tests.items():
+        growth = {str(k): _number(v, path, nodeid) for k, v in entry["growth_per_run"].items()}
+        checked[str(nodeid)] = {
+            "verdict": str(entry["verdict"]),
+            "growth_per_run": growth,
+            "units": {str(k): str(v) for k, v in entry.get("units", {}).items()},
+        }
+    return Baseline(checked, dict(data.get("environment", {})))
+
+
+def _from_report(data: Mapping[str, Any], path: str) -> Baseline:
+    _check_version(data, path, SCHEMA_VERSION, "report")
+    return from_results(data["tests"], data.get("environment", {}))
+
+
+def _number(value: Any, path: str, nodeid: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BaselineError(f"baseline file {path}: {nodeid} has a non-numeric figure {value!r}")
+    return float(value)
+
+
+def save(path: str, baseline: Baseline) -> str | None:
+    """Write atomically; an existing file is kept as ``PATH.bak``. Returns the backup path."""
+    backup = None
+    if os.path.exists(path):
+        backup = path + ".bak"
+        shutil.copy2(path, backup)
+    write_atomic(path, baseline.to_json())
+    return backup
+
+
+@dataclass(frozen=True)
+class Change:
+    """One probe of one test whose growth differs from the baseline's."""
+
+    nodeid: str
+    probe: str
+    unit: str
+    before: float
+    now: float
+    tolerance: float
+
+    @property
+    def delta(self) -> float:
+        """How much more (or less) the test grows per run than in the baseline."""
+        return self.now - self.before
+
+
+@dataclass
+class Comparison:
+    """What changed between a baseline and a run."""
+
+    regressions: list[Change] = field(default_factory=list)
+    improvements: list[Change] = field(default_factory=list)
+    new_leaks: list[str] = field(default_factory=list)
+    new_tests: list[str] = field(default_factory=list)
+    removed_tests: list[str] = field(default_factory=list)
+    environment_changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        """Whether the regression gate fails."""
+        return bool(self.regressions or self.new_leaks)
+
+
+def compare(old: Baseline, new: Baseline, rules: Mapping[str, Rule]) -> Comparison:
+    """Compare per-test growth; see :class:`Comparison` for what is reported."""
+    result = Comparison()
+    for key in sorted(set(old.environment) | set(new.environment)):
+        if key in ("pytest_leakguard",):
+            continue
+        if old.environment.get(key) != new.environment.get(key):
+            result.environment_changes[key] = (old.environment.get(key), new.environment.get(key))
+    result.removed_tests = sorted(set(old.tests) - set(new.tests))
+    for nodeid in sorted(new.tests):
+        entry = new.tests[nodeid]
+        base = old.tests.get(nodeid)
+        if base is None:
+            result.new_tests.append(nodeid)
+            continue
+        if entry["verdict"] == "leak" and base["verdict"] != "leak":
+            result.new_leaks.append(nodeid)
+        units = {**base.get("units", {}), **entry.get("units", {})}
+        for probe, now in sorted(entry["growth_per_run"].items()):
+            if probe not in base["growth_per_run"]:
+                continue
+            before = base["growth_per_run"][probe]
+            unit = units.get(probe, "count")
+            rule = rule_for(rules, probe, unit)
+            if rule is None:
+                continue
+            tolerance = rule.tolerance(before)
+            change = Change(nodeid, probe, unit, before, now, tolerance)
+            if now - before > tolerance:
+                result.regressions.append(change)
+            elif before - now > tolerance and before > 0:
+                result.improvements.append(change)
+    return result
+
+
+def table(comparison: Comparison) -> list[str]:
+    """The comparison as text lines: regressions and improvements side by side."""
+    lines: list[str] = []
+    for key, (old, new) in comparison.environment_changes.items():
+        lines.append(f"warning: environment differs from the baseline's: {key} {old} -> {new}")
+    rows = [("", c) for c in comparison.regressions] + [("", c) for c in comparison.improvements]
+    if rows:
+        width = max(len(f"{c.nodeid} [{c.probe}]") for _, c in rows)
+        header = f"{'':13} {'test [probe]':<{width}}  {'baseline':>12}  {'now':>12}  {'change':>12}"
+        lines.append(header)
+        for change in comparison.regressions:
+            lines.append(_row("REGRESSION", change, width))
+        for change in comparison.improvements:
+            lines.append(_row("improvement", change, width))
+    lines.extend(f"REGRESSION    {n}: was not a leak, now leaks" for n in comparison.new_leaks)
+    lines.extend(
+        f"new           {n}: not in the baseline (judged by the budget)"
+        for n in comparison.new_tests
+    )
+    lines.extend(
+        f"removed       {n}: in the baseline, not in this run" for n in comparison.removed_tests
+    )
+    verdict = "FAILED" if comparison.failed else "passed"
+    lines.append(
+        f"baseline comparison {verdict}: {len(comparison.regressions)} regressions,"
+        f" {len(comparison.new_leaks)} new leaks, {len(comparison.improvements)} improvements,"
+        f" {len(comparison.new_tests)} new tests, {len(comparison.removed_tests)} removed tests"
+    )
+    return lines
+
+
+def _row(label: str, change: Change, width: int) -> str:
+    def show(value: float) -> str:
+        return f"{format_amount(value, change.unit)}/run"
+
+    sign = "+" if change.delta >= 0 else ""
+    name = f"{change.nodeid} [{change.probe}]"
+    return (
+        f"{label:<13} {name:<{width}}  {show(change.before):>12}  {show(change.now):>12}"
+        f"  {sign + show(change.delta):>12}"
+    )

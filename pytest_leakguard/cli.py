@@ -1,0 +1,48 @@
+"""``pytest-leakguard compare OLD NEW``: the baseline comparison outside pytest."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import baseline
+from .probes import BUILTIN_PROBES
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 regressions, 2 usage)."""
+    parser = argparse.ArgumentParser(
+        prog="pytest-leakguard", description="Tools for pytest-leakguard baselines and reports."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    compare = commands.add_parser(
+        "compare",
+        help="compare two baselines or JSON reports; exit 1 on regressions",
+        description="Print regressions and improvements of NEW over OLD (baselines or"
+        " --leakguard-json reports) and exit 1 if there is a regression.",
+    )
+    compare.add_argument("old", metavar="OLD", help="the baseline (or report) to compare with")
+    compare.add_argument("new", metavar="NEW", help="the newer baseline (or report)")
+    compare.add_argument(
+        "--fail",
+        default=baseline.DEFAULT_RULES,
+        metavar="RULES",
+        help=f"tolerated increase per probe or unit group (default {baseline.DEFAULT_RULES})",
+    )
+    args = parser.parse_args(argv)
+    units = {name: factory().unit for name, factory in BUILTIN_PROBES.items()}
+    try:
+        rules = baseline.parse_rules(args.fail, units)
+    except ValueError as exc:
+        parser.error(f"argument --fail: {exc}")
+    try:
+        old = baseline.load(args.old)
+        new = baseline.load(args.new)
+    except baseline.BaselineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    comparison = baseline.compare(old, new, rules)
+    for line in baseline.table(comparison):
+        print(line)
+    return 1 if comparison.failed else 0
