@@ -75,8 +75,10 @@ class Explainer:
         """Start deep tracing and record the state after settling."""
         with contextlib.suppress(ImportError):
             import objgraph  # noqa: F401  (imported now, not during the observed runs)
-        self._types = _type_counts()
+        # Walk first: reading an instance's __dict__ creates it (Python 3.11+), and
+        # those dicts must not count as growth.
         self._sizes, self._paths = _holder_sizes()
+        self._types = _type_counts()
         if not self.user_tracing or tracemalloc.get_traceback_limit() < FRAMES:
             if self.user_tracing:
                 self.notes.append("tracemalloc was started with fewer frames; restarted with 25")
@@ -88,6 +90,8 @@ class Explainer:
     def after(self, runs: int) -> dict[str, Any]:
         """Compare with :meth:`before` after ``runs`` more runs (settled); JSON-able result."""
         assert self._snapshot is not None, "before() was not called"
+        # Count first: the steps below fill caches (linecache) that would count too.
+        types_after = _type_counts()
         try:
             snapshot = tracemalloc.take_snapshot()
         finally:
@@ -102,7 +106,7 @@ class Explainer:
         )
         self._snapshot = None
         del snapshot
-        growing = _growing_types(self._types, _type_counts(), runs)
+        growing = _growing_types(self._types, types_after, runs)
         sizes, paths = _holder_sizes()
         holders = _growing_holders(self._sizes, self._paths, sizes, paths, runs)
         chain = _chain(_chain_target(growing), self.notes)
@@ -135,11 +139,11 @@ def _sites(
         frames = [f for f in stat.traceback if not any(p in f.filename for p in _SKIP)]
         if not frames:
             continue
-        # tracemalloc lists the most recent frame first.
+        # tracemalloc lists the oldest frame first: the site is the innermost user frame.
         user = [f for f in frames if _is_user_frame(f.filename, rootdir)]
         if not user:
             continue  # pytest's own machinery, seen through contextlib and the like
-        site = user[0]
+        site = user[-1]
         key = (site.filename, site.lineno)
         entry = grouped.setdefault(
             key,
@@ -151,7 +155,11 @@ def _sites(
                 "count_per_run": 0.0,
                 "traceback": [
                     f"{_short(f.filename, rootdir)}:{f.lineno}: {_source(f.filename, f.lineno)}"
-                    for f in reversed(frames)
+                    for f in frames
+                ],
+                "called_from": [
+                    f"{_short(f.filename, rootdir)}:{f.lineno}: {_source(f.filename, f.lineno)}"
+                    for f in user[:-1]
                 ],
             },
         )

@@ -149,8 +149,8 @@ def decide(
     * every decisive probe flat: :data:`CLEAN` (early stop);
     * a decisive probe growing or noisy before ``max_runs``: :data:`CONTINUE`
       (a bounded cache that is still filling looks like a leak until it is full);
-    * at ``max_runs``: :data:`LEAK` if a decisive probe grows, else
-      :data:`INCONCLUSIVE` if one is noisy.
+    * at ``max_runs``: :data:`LEAK` if a decisive probe grows (a count probe only
+      when no byte or resource probe is judged), else :data:`INCONCLUSIVE`.
     """
     trends = tuple(
         assess(
@@ -170,7 +170,11 @@ def decide(
         return Decision(CLEAN, trends)
     if runs < max_runs:
         return Decision(CONTINUE, trends)
-    if any(t.trend == GROWING for t in decisive):
+    growing = [t for t in decisive if t.trend == GROWING]
+    # Counts of blocks and objects corroborate: every Python allocation also shows in
+    # the byte probes, so counts alone (when byte probes are judged) are not a leak.
+    judged_by_size = any(t.unit != "count" for t in decisive)
+    if any(t.unit != "count" or not judged_by_size for t in growing):
         return Decision(LEAK, trends)
     return Decision(INCONCLUSIVE, trends)
 
@@ -307,8 +311,10 @@ def explanation_lines(explanation: Mapping[str, Any], top: int = 3) -> list[str]
         )
         if site.get("code"):
             lines.append(f"      {site['code']}")
+        for caller in site.get("called_from", [])[-2:]:
+            lines.append(f"      called from {caller}")
     if not sites:
-        lines.append("  (no growing Python allocation: native memory? try --leakguard-native)")
+        lines.append("  (no growing Python allocation in your code: native memory, see rss)")
     types_ = explanation.get("types", [])[:5]
     if types_:
         growth = ", ".join(f"{t['type']} +{t['count_per_run']:g}" for t in types_)

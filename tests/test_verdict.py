@@ -352,10 +352,24 @@ def test_decide_only_informative_growth_at_max_runs_is_not_a_leak() -> None:
 
 
 def test_decide_one_growing_decisive_probe_is_enough_for_a_leak() -> None:
-    windows = {"blocks": cumulative([2] * 20), "tracemalloc": [5000] * 21}
+    windows = {"blocks": [5000] * 21, "tracemalloc": cumulative([64] * 20)}
     decision = decide(windows, {"blocks": 0.0, "tracemalloc": 0.0}, UNITS, min_runs=5, max_runs=20)
     assert decision.status == LEAK
+    assert [t.trend for t in decision.trends] == [FLAT, GROWING]
+
+
+def test_decide_counts_alone_do_not_make_a_leak_while_bytes_are_judged() -> None:
+    # Every Python allocation shows in tracemalloc too: blocks growing alone is noise.
+    windows = {"blocks": cumulative([2] * 20), "tracemalloc": [5000] * 21}
+    decision = decide(windows, {"blocks": 0.0, "tracemalloc": 0.0}, UNITS, min_runs=5, max_runs=20)
+    assert decision.status == INCONCLUSIVE
     assert [t.trend for t in decision.trends] == [GROWING, FLAT]
+
+
+def test_decide_counts_decide_when_only_counts_are_judged() -> None:
+    windows = {"blocks": cumulative([2] * 20), "tracemalloc": cumulative([64] * 20)}
+    decision = decide(windows, {"blocks": 0.0, "tracemalloc": None}, UNITS, min_runs=5, max_runs=20)
+    assert decision.status == LEAK
 
 
 def test_decide_growing_beats_noisy() -> None:
