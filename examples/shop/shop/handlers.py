@@ -69,9 +69,7 @@ class OrderHandler:
             cached = {
                 "order": order.id,
                 "customer": order.customer,
-                "lines": [
-                    {"sku": line.sku, "quantity": line.quantity} for line in order.lines
-                ],
+                "lines": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines],
                 "total": str(order.total),
                 "text": f"Receipt for order {order.id}\n" + "-" * 40 + "\n" * 8,
             }

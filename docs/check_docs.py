@@ -1,0 +1,79 @@
+"""Check that the Markdown docs cover the code and that their links resolve.
+
+Run by ``tox -e docs`` and ``.ci/run``: ``python docs/check_docs.py``.  Fails
+(exit 1) when an option, ini key, marker argument, probe or JSON field is not
+in the docs, or when a relative link points to a missing file or heading.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from pytest_leakguard.config import MARKER_KWARGS, OPTIONS
+from pytest_leakguard.probes import BUILTIN_PROBES
+from pytest_leakguard.report.json_report import _FIELDS
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    found = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            found.add(re.sub(r"\s", "-", re.sub(r"[^\w\- ]", "", title)))
+    return found
+
+
+def check_links(path: Path) -> list[str]:
+    problems = []
+    for target in LINK.findall(path.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):
+            continue  # an external link
+        file_part, _, anchor = target.partition("#")
+        linked = (path.parent / file_part).resolve() if file_part else path
+        if not linked.exists():
+            problems.append(f"{path.relative_to(ROOT)}: link to missing {target}")
+        elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
+            problems.append(f"{path.relative_to(ROOT)}: link to missing heading {target}")
+    return problems
+
+
+def check_coverage() -> list[str]:
+    reference = (DOCS / "reference.md").read_text(encoding="utf-8")
+    json_doc = (DOCS / "json-report.md").read_text(encoding="utf-8")
+    problems = []
+    for _, flag, ini_key, _ in OPTIONS:
+        for name in (flag, ini_key):
+            if f"`{name}" not in reference:
+                problems.append(f"docs/reference.md does not document {name}")
+    for kwarg in MARKER_KWARGS:
+        if f"| `{kwarg}` |" not in reference:
+            problems.append(f"docs/reference.md does not document the marker argument {kwarg}")
+    for probe in BUILTIN_PROBES:
+        if f"| `{probe}` |" not in reference:
+            problems.append(f"docs/reference.md does not document the probe {probe}")
+    for field in _FIELDS:
+        if f"| `{field}` |" not in json_doc:
+            problems.append(f"docs/json-report.md does not document the field {field}")
+    return problems
+
+
+def main() -> int:
+    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted(DOCS.glob("*.md"))]
+    problems = check_coverage()
+    for page in pages:
+        problems.extend(check_links(page))
+    for problem in problems:
+        print(problem)
+    print(f"checked {len(pages)} pages: {'ok' if not problems else f'{len(problems)} problems'}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
