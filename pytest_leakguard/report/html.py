@@ -1,0 +1,792 @@
+"""The HTML report (``--leakguard-html``, ``pytest-leakguard html``): one self-contained page.
+
+:func:`render` takes the JSON report's dict (see :mod:`.json_report`) and
+returns a single HTML document: inline CSS, inline SVG charts and a few lines
+of inline JavaScript (the filter box), nothing loaded from anywhere else.  A
+Content-Security-Policy in the page forbids any other script, style, font or
+image, so the file shows the same offline, from a CI artefact or a mail.
+
+Every string that comes from the tests (node ids, messages, source lines,
+reprs of objects) is escaped with :func:`html.escape` (``quote=True``), in
+text and in attributes alike.  No test data is embedded in the script: the
+filter reads ``data-nodeid`` and ``data-verdict`` attributes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+from typing import Any
+
+from ..units import format_amount
+from ..verdict import CLEAN, ERROR, GROWING, INCONCLUSIVE, LEAK, NOISY, SKIPPED, VERDICTS, Verdict
+from .terminal import ordered
+
+LABELS = {
+    LEAK: "LEAKED",
+    INCONCLUSIVE: "INCONCLUSIVE",
+    ERROR: "ERROR",
+    CLEAN: "clean",
+    SKIPPED: "skipped",
+}
+"""The badge of each verdict, as the terminal summary words it."""
+
+_COUNT_WORDS = {LEAK: "leaked"}
+_OPEN = (LEAK, INCONCLUSIVE, ERROR)
+"""Verdicts whose section is unfolded when the page opens."""
+
+# The chart's geometry, in SVG user units (= CSS pixels at 100 % zoom).
+_WIDTH, _HEIGHT = 270, 128
+_LEFT, _RIGHT, _TOP, _BOTTOM = 60, 8, 8, 20
+
+_STYLE = """
+:root {
+  color-scheme: light;
+  --fg: #1f2328; --muted: #59636e; --bg: #f6f8fa; --card: #ffffff; --line: #d1d9e0;
+  --leak: #c62828; --inconclusive: #a15c00; --error: #8e24aa; --clean: #2e7d32;
+  --skipped: #6e7781; --band: #eef1f4; --budget: #8c959f; --flat: #1f6feb;
+}
+* { box-sizing: border-box; }
+[hidden] { display: none !important; }
+body {
+  margin: 0; padding: 24px 32px 48px; background: var(--bg); color: var(--fg);
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
+}
+code, pre, .nodeid, .mono {
+  font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace;
+  font-size: 12.5px;
+}
+h1 { font-size: 22px; margin: 0 0 8px; }
+h2 { font-size: 16px; margin: 0 0 10px; }
+h3 { font-size: 13px; margin: 14px 0 6px; text-transform: uppercase; letter-spacing: .04em;
+     color: var(--muted); }
+.panel { background: var(--card); border: 1px solid var(--line); border-radius: 8px;
+         padding: 14px 18px; margin: 0 0 16px; }
+.counts { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin-top: 6px; }
+.total { font-weight: 600; margin-right: 6px; }
+.chip { border: 1px solid currentColor; border-radius: 999px; padding: 2px 12px; background: none;
+        font: inherit; font-weight: 600; cursor: pointer; }
+.chip:hover, .chip.active { background: currentColor; }
+.chip:hover span, .chip.active span { color: #fff; }
+.v-leak { color: var(--leak); } .v-inconclusive { color: var(--inconclusive); }
+.v-error { color: var(--error); } .v-clean { color: var(--clean); }
+.v-skipped { color: var(--skipped); }
+.facts { display: flex; gap: 4px 14px; align-items: baseline; margin-top: 8px; }
+.run { border-top: 1px solid var(--line); margin-top: 12px; padding-top: 4px; }
+.facts h2 { font-size: 12px; margin: 0; min-width: 96px; color: var(--muted);
+            text-transform: uppercase; letter-spacing: .04em; }
+.facts dl { display: flex; flex-wrap: wrap; gap: 2px 20px; margin: 0; }
+.facts dl div { display: flex; gap: 6px; }
+.facts dt { color: var(--muted); }
+.facts dd { margin: 0; }
+table { border-collapse: collapse; }
+th, td { text-align: left; padding: 3px 10px 3px 0; vertical-align: top; }
+thead th { color: var(--muted); font-weight: 600; border-bottom: 1px solid var(--line); }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.data td { border-bottom: 1px solid var(--bg); }
+.toolbar { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; margin: 0 0 6px;
+           position: sticky; top: 0; z-index: 1; background: var(--bg); padding: 8px 0; }
+.toolbar input, .toolbar select { font: inherit; padding: 6px 10px; border: 1px solid var(--line);
+                                  border-radius: 6px; background: var(--card); color: var(--fg); }
+.toolbar input { flex: 1 1 320px; max-width: 560px; }
+.legend { color: var(--muted); font-size: 12.5px; display: flex; gap: 16px; flex-wrap: wrap; }
+.key { display: inline-block; width: 22px; height: 10px; vertical-align: middle;
+       margin-right: 4px; }
+.key.band { background: var(--band); border: 1px solid var(--line); }
+.key.budget { border-top: 2px dashed var(--budget); height: 0; }
+.key.series { border-top: 2px solid var(--leak); height: 0; }
+article.test { background: var(--card); border: 1px solid var(--line); border-radius: 8px;
+               margin: 0 0 8px; border-left: 5px solid var(--skipped); }
+article.test.v-leak { border-left-color: var(--leak); }
+article.test.v-inconclusive { border-left-color: var(--inconclusive); }
+article.test.v-error { border-left-color: var(--error); }
+article.test.v-clean { border-left-color: var(--clean); }
+article.test > details > summary { cursor: pointer; padding: 8px 14px; display: flex; gap: 10px;
+                                   align-items: baseline; flex-wrap: wrap; color: var(--fg); }
+.badge { font-weight: 700; font-size: 12px; letter-spacing: .03em; min-width: 92px; }
+.nodeid { font-weight: 600; overflow-wrap: anywhere; }
+.brief { color: var(--muted); }
+.body { padding: 0 16px 14px 18px; color: var(--fg); }
+.headline { margin: 0 0 6px; font-weight: 600; }
+.reason { margin: 0 0 6px; }
+pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px;
+      overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; margin: 6px 0; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(270px, 1fr));
+          gap: 10px 14px; margin: 10px 0; }
+figure { margin: 0; }
+figcaption { font-size: 12.5px; margin-bottom: 2px; white-space: nowrap; overflow: hidden;
+             text-overflow: ellipsis; max-width: 270px; }
+figcaption b { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+figure.offending figcaption b { color: var(--leak); }
+svg.chart { display: block; background: var(--card); }
+svg.chart .frame { fill: none; stroke: var(--line); }
+svg.chart .band { fill: var(--band); }
+svg.chart .budget { stroke: var(--budget); stroke-width: 1.5; stroke-dasharray: 5 4; fill: none; }
+svg.chart .series { fill: none; stroke-width: 2; stroke-linejoin: round; stroke-linecap: round; }
+svg.chart .dot { stroke: none; }
+svg.chart text { font-size: 10.5px; fill: var(--muted);
+                 font-family: system-ui, "DejaVu Sans", sans-serif; }
+svg.chart .series.t-growing { stroke: var(--leak); }
+svg.chart .series.t-noisy { stroke: var(--inconclusive); }
+svg.chart .series.t-flat { stroke: var(--flat); }
+svg.chart .dot.t-growing { fill: var(--leak); }
+svg.chart .dot.t-noisy { fill: var(--inconclusive); }
+svg.chart .dot.t-flat { fill: var(--flat); }
+.constant { color: var(--muted); margin: 4px 0 8px; }
+.trend-growing { color: var(--leak); font-weight: 600; }
+.trend-noisy { color: var(--inconclusive); font-weight: 600; }
+.explanation ul { margin: 4px 0; padding-left: 20px; }
+.explanation td.code { max-width: 640px; overflow-wrap: anywhere; }
+.explanation details summary { color: var(--muted); cursor: pointer; font-size: 12px; }
+details.message > summary { color: var(--muted); cursor: pointer; margin-top: 10px; }
+.status-fail { color: var(--leak); } .status-pass { color: var(--clean); }
+tr.regression td:first-child { color: var(--leak); font-weight: 700; }
+tr.improvement td:first-child { color: var(--clean); font-weight: 700; }
+a { color: inherit; }
+#baseline .nodeid { font-weight: 400; }
+.empty { color: var(--muted); }
+"""
+
+_SCRIPT = """
+(function () {
+  "use strict";
+  var box = document.getElementById("filter");
+  var select = document.getElementById("verdict");
+  var counter = document.getElementById("shown");
+  var tests = document.querySelectorAll("article.test");
+  var chips = document.querySelectorAll("button.chip");
+  function apply() {
+    var query = box.value.trim().toLowerCase();
+    var verdict = select.value;
+    var shown = 0;
+    for (var i = 0; i < tests.length; i++) {
+      var test = tests[i];
+      var match = (!verdict || test.getAttribute("data-verdict") === verdict) &&
+        test.getAttribute("data-nodeid").toLowerCase().indexOf(query) !== -1;
+      test.hidden = !match;
+      if (match) { shown++; }
+    }
+    for (var j = 0; j < chips.length; j++) {
+      chips[j].classList.toggle("active", chips[j].getAttribute("data-verdict") === verdict);
+    }
+    counter.textContent = shown + " of " + tests.length + " tests shown";
+  }
+  function pick(event) {
+    var verdict = event.currentTarget.getAttribute("data-verdict");
+    select.value = select.value === verdict ? "" : verdict;
+    apply();
+  }
+  box.addEventListener("input", apply);
+  select.addEventListener("change", apply);
+  for (var k = 0; k < chips.length; k++) { chips[k].addEventListener("click", pick); }
+  apply();
+})();
+"""
+
+
+def _csp_hash(source: str) -> str:
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+_CSP = (
+    "default-src 'none'; "
+    f"style-src {_csp_hash(_STYLE)}; "
+    f"script-src {_csp_hash(_SCRIPT)}; "
+    "base-uri 'none'; form-action 'none'"
+)
+"""Only the page's own style and script run: no other script, no network access."""
+
+
+def esc(value: object) -> str:
+    """``str(value)`` escaped for HTML text and (double- or single-quoted) attribute values."""
+    return escape(str(value), quote=True)
+
+
+def render(payload: Mapping[str, Any]) -> str:
+    """The whole HTML page for a JSON report dict (``{"version", "settings", ...}``)."""
+    tests = _ordered([_normalise(t) for t in payload.get("tests") or [] if isinstance(t, Mapping)])
+    anchors: dict[str, str] = {}  # node id -> the id of its section, for links
+    for index, test in enumerate(tests):
+        anchors.setdefault(test["nodeid"], f"t{index}")
+    settings = _mapping(payload.get("settings"))
+    environment = _mapping(payload.get("environment"))
+    probes = settings.get("probes")
+    probe_order = [str(p) for p in probes] if isinstance(probes, list) else []
+    counts = _counts(tests)
+    title = "pytest-leakguard report: " + (_count_phrase(counts) or "no test checked")
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(_CSP)}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="generator" content="pytest-leakguard">',
+        f"<title>{esc(title)}</title>",
+        f"<style>{_STYLE}</style>",
+        "</head>",
+        "<body>",
+        _header(tests, counts, settings, environment),
+    ]
+    comparison = payload.get("baseline")
+    if isinstance(comparison, Mapping):
+        parts.append(_baseline_panel(comparison, anchors))
+    parts.append(_test_list(tests, probe_order))
+    parts.append(f"<script>{_SCRIPT}</script>")
+    parts.extend(["</body>", "</html>", ""])
+    return "\n".join(parts)
+
+
+# -- the data ---------------------------------------------------------------------------
+
+
+def _normalise(test: Mapping[str, Any]) -> dict[str, Any]:
+    """A test's dict with every field present and of the expected type (hand-edited JSON)."""
+    data = dict(test)
+    data["nodeid"] = str(data.get("nodeid") or "")
+    data["verdict"] = str(data.get("verdict") or SKIPPED)
+    for key in ("reason", "error", "message"):
+        data[key] = str(data.get(key) or "")
+    for key in ("warmup", "runs"):
+        value = data.get(key)
+        data[key] = value if isinstance(value, int) and not isinstance(value, bool) else 0
+    for key in (
+        "growth_per_run",
+        "tail_growth_per_run",
+        "sustained_growth_per_run",
+        "rising_runs",
+        "trend",
+        "thresholds",
+        "units",
+        "samples",
+    ):
+        value = data.get(key)
+        data[key] = dict(value) if isinstance(value, Mapping) else {}
+    if not isinstance(data.get("explanation"), Mapping):
+        data["explanation"] = None
+    return data
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _verdict(test: Mapping[str, Any]) -> Verdict | None:
+    try:
+        return Verdict.from_dict(test)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _ordered(tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The terminal summary's order: leaks (worst first), inconclusive, error, clean, skipped."""
+    try:
+        return [dict(t) for t in ordered(tests)]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        rank = {status: index for index, status in enumerate(VERDICTS)}
+        return sorted(tests, key=lambda t: (rank.get(t["verdict"], len(rank)), t["nodeid"]))
+
+
+def _counts(tests: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    counts = dict.fromkeys(VERDICTS, 0)
+    for test in tests:
+        counts[test["verdict"]] = counts.get(test["verdict"], 0) + 1
+    return counts
+
+
+def _count_phrase(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} {_COUNT_WORDS.get(s, s)}" for s, n in counts.items() if n)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _amount(value: Any, unit: str, signed: bool = False) -> str:
+    number = _number(value)
+    if number is None:
+        return "?"
+    sign = "+" if signed and number >= 0 else ""
+    return sign + format_amount(number, unit)
+
+
+# -- the page's parts -------------------------------------------------------------------
+
+
+def _header(
+    tests: Sequence[Mapping[str, Any]],
+    counts: Mapping[str, int],
+    settings: Mapping[str, Any],
+    environment: Mapping[str, Any],
+) -> str:
+    """The title, the counts by verdict (buttons that filter), the settings, the environment."""
+    chips = [
+        f'<button type="button" class="chip v-{esc(status)}" data-verdict="{esc(status)}"'
+        f' title="show only these"><span>{n} {esc(_COUNT_WORDS.get(status, status))}</span>'
+        "</button>"
+        for status, n in counts.items()
+        if n
+    ]
+    worst = (
+        "v-leak"
+        if counts.get(LEAK) or counts.get(ERROR)
+        else "v-inconclusive"
+        if counts.get(INCONCLUSIVE)
+        else "v-clean"
+    )
+    return (
+        '<header class="panel" id="run">'
+        "<h1>pytest-leakguard report</h1>"
+        f'<div class="counts"><span class="total {worst}">{len(tests)} checked</span>'
+        + "".join(chips)
+        + "</div>"
+        + '<div class="run">'
+        + _facts("Settings", settings)
+        + _facts("Environment", environment)
+        + "</div></header>"
+    )
+
+
+def _facts(title: str, values: Mapping[str, Any]) -> str:
+    items = []
+    for key, value in values.items():
+        if isinstance(value, (list, tuple)):
+            shown = ", ".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            shown = "yes" if value else "no"
+        else:
+            shown = str(value)
+        items.append(f"<div><dt>{esc(key)}</dt><dd>{esc(shown)}</dd></div>")
+    body = "".join(items) or '<div><dd class="empty">not recorded</dd></div>'
+    return f'<div class="facts"><h2>{esc(title)}</h2><dl>{body}</dl></div>'
+
+
+def _node_link(nodeid: str, anchors: Mapping[str, str]) -> str:
+    anchor = anchors.get(nodeid)
+    text = f'<span class="nodeid">{esc(nodeid)}</span>'
+    return f'<a href="#{anchor}">{text}</a>' if anchor else text
+
+
+def _baseline_panel(comparison: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
+    def names(key: str) -> list[str]:
+        value = comparison.get(key)
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def rows(key: str) -> list[Mapping[str, Any]]:
+        value = comparison.get(key)
+        return [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
+
+    regressions, improvements = rows("regressions"), rows("improvements")
+    new_leaks, new_tests, removed = names("new_leaks"), names("new_tests"), names("removed_tests")
+    failed = bool(comparison.get("failed"))
+    status = (
+        '<span class="status-fail">FAILED</span>'
+        if failed
+        else '<span class="status-pass">passed</span>'
+    )
+    parts = [
+        '<section class="panel" id="baseline">',
+        f"<h2>Baseline comparison: {status}</h2>",
+        f"<p>{len(regressions)} regressions, {len(new_leaks)} new leaks,"
+        f" {len(improvements)} improvements, {len(new_tests)} new tests,"
+        f" {len(removed)} removed tests</p>",
+    ]
+    environment = comparison.get("environment_changes")
+    if isinstance(environment, Mapping) and environment:
+        items = []
+        for key, change in environment.items():
+            old, new = [*change, None, None][:2] if isinstance(change, list) else (None, None)
+            items.append(
+                f"<li>the environment differs from the baseline's: {esc(key)}"
+                f" {esc(old)} &rarr; {esc(new)}</li>"
+            )
+        parts.append(f'<ul class="warnings">{"".join(items)}</ul>')
+    if regressions or improvements:
+        parts.append(
+            '<table class="data changes"><thead><tr><th></th><th>test</th><th>probe</th>'
+            '<th class="num">baseline</th><th class="num">now</th><th class="num">change</th>'
+            '<th class="num">tolerance</th></tr></thead><tbody>'
+        )
+        for kind, changes in (("regression", regressions), ("improvement", improvements)):
+            for change in changes:
+                unit = str(change.get("unit") or "count")
+                parts.append(
+                    f'<tr class="{kind}"><td>{kind}</td>'
+                    f"<td>{_node_link(str(change.get('nodeid', '')), anchors)}</td>"
+                    f'<td class="mono">{esc(change.get("probe", ""))}</td>'
+                    f'<td class="num">{esc(_amount(change.get("baseline"), unit))}/run</td>'
+                    f'<td class="num">{esc(_amount(change.get("now"), unit))}/run</td>'
+                    f'<td class="num">{esc(_amount(change.get("change"), unit, True))}/run</td>'
+                    f'<td class="num">{esc(_amount(change.get("tolerance"), unit))}/run</td></tr>'
+                )
+        parts.append("</tbody></table>")
+    for title, nodeids, opened in (
+        ("New leaks (were not leaks in the baseline)", new_leaks, True),
+        ("New tests (not in the baseline, judged by the budget)", new_tests, False),
+        ("Removed tests (in the baseline, not in this run)", removed, False),
+    ):
+        if nodeids:
+            links = "".join(f"<li>{_node_link(n, anchors)}</li>" for n in nodeids)
+            parts.append(
+                f"<details{' open' if opened else ''}><summary>{esc(title)}: {len(nodeids)}"
+                f"</summary><ul>{links}</ul></details>"
+            )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _test_list(tests: Sequence[Mapping[str, Any]], probe_order: Sequence[str]) -> str:
+    """The filter box, the legend of the charts and one section per test."""
+    options = "".join(
+        f'<option value="{esc(status)}">{esc(LABELS[status])}</option>' for status in VERDICTS
+    )
+    parts = [
+        '<section id="tests">',
+        '<div class="toolbar">',
+        '<input id="filter" type="search" placeholder="Filter tests by node id"'
+        ' aria-label="Filter tests by node id" autocomplete="off">',
+        '<select id="verdict" aria-label="Verdict">'
+        f'<option value="">every verdict</option>{options}</select>',
+        f'<span id="shown" class="legend">{len(tests)} tests</span>',
+        "</div>",
+        '<p class="legend"><span><span class="key series"></span>a probe after each run'
+        " (run 0: the test&#39;s own run)</span>"
+        '<span><span class="key band"></span>warm-up runs</span>'
+        '<span><span class="key budget"></span>the budget: tolerated growth per run'
+        " from the last warm-up run</span></p>",
+    ]
+    if not tests:
+        parts.append('<p class="empty">No test was checked.</p>')
+    for index, test in enumerate(tests):
+        parts.append(_test_section(test, f"t{index}", probe_order))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _test_section(test: Mapping[str, Any], anchor: str, probe_order: Sequence[str]) -> str:
+    """One test: a summary line (the filter reads its data attributes), then the details."""
+    status = test["verdict"]
+    verdict = _verdict(test)
+    label = LABELS.get(status, status.upper())
+    if status in (ERROR, SKIPPED) or verdict is None:
+        brief = test["reason"]
+    elif status == CLEAN:
+        brief = f"{test['runs']} measured runs after {test['warmup']} warm-up runs"
+    else:
+        brief = verdict.summary()
+    opened = " open" if status in _OPEN else ""
+    parts = [
+        f'<article class="test v-{esc(status)}" id="{anchor}" data-nodeid="{esc(test["nodeid"])}"'
+        f' data-verdict="{esc(status)}">',
+        f"<details{opened}><summary>",
+        f'<span class="badge v-{esc(status)}">{esc(label)}</span>',
+        f'<span class="nodeid">{esc(test["nodeid"])}</span>',
+        f'<span class="brief">{esc(brief)}</span>' if brief else "",
+        '</summary><div class="body">',
+    ]
+    if verdict is not None and status in VERDICTS and status != SKIPPED:
+        parts.append(f'<p class="headline">{esc(verdict.message().splitlines()[0])}</p>')
+    if test["reason"] and test["reason"] != brief:
+        parts.append(f'<p class="reason">{esc(test["reason"])}</p>')
+    if test["error"]:
+        parts.append(f'<pre class="error">{esc(test["error"])}</pre>')
+    parts.append(_charts(test, verdict, probe_order))
+    parts.append(_probe_table(verdict, probe_order))
+    if test["explanation"]:
+        parts.append(_explanation(test["explanation"]))
+    if test["message"]:
+        parts.append(
+            '<details class="message"><summary>failure message, as pytest prints it</summary>'
+            f"<pre>{esc(test['message'])}</pre></details>"
+        )
+    parts.append("</div></details></article>")
+    return "".join(parts)
+
+
+def _probe_names(
+    test: Mapping[str, Any], verdict: Verdict | None, order: Sequence[str]
+) -> list[str]:
+    """Probes with samples: the offending ones first, then in the settings' order."""
+    names = list(test["samples"])
+    offending = [t.probe for t in verdict.offending] if verdict is not None else []
+    position = {name: index for index, name in enumerate(order)}
+
+    def key(name: str) -> tuple[int, int, str]:
+        return (0 if name in offending else 1, position.get(name, len(position)), name)
+
+    return sorted(names, key=key)
+
+
+def _series(values: Any) -> list[float] | None:
+    if not isinstance(values, list) or not values:
+        return None
+    numbers = [_number(v) for v in values]
+    if any(n is None for n in numbers):
+        return None
+    return [n for n in numbers if n is not None]
+
+
+def _charts(test: Mapping[str, Any], verdict: Verdict | None, order: Sequence[str]) -> str:
+    """A chart per probe that moved; the probes that never did, in one line."""
+    offending = {t.probe for t in verdict.offending} if verdict is not None else set()
+    figures, constant = [], []
+    for probe in _probe_names(test, verdict, order):
+        values = _series(test["samples"][probe])
+        if values is None:
+            continue
+        unit = str(test["units"].get(probe) or "count")
+        if len(set(values)) == 1 and probe not in offending:
+            constant.append(f"{probe} {format_amount(values[0], unit)}")
+            continue
+        figures.append(_figure(test, probe, values, unit, probe in offending))
+    parts = []
+    if figures:
+        parts.append('<div class="charts">' + "".join(figures) + "</div>")
+    if constant:
+        parts.append(
+            '<p class="constant">constant over every run: '
+            f'<span class="mono">{esc(", ".join(constant))}</span></p>'
+        )
+    return "".join(parts)
+
+
+def _figure(
+    test: Mapping[str, Any], probe: str, values: Sequence[float], unit: str, offending: bool
+) -> str:
+    """One probe's chart under a caption: its growth per run and its trend."""
+    trend = str(test["trend"].get(probe) or "")
+    growth = test["growth_per_run"].get(probe)
+    caption = f"<b>{esc(probe)}</b>"
+    if _number(growth) is not None:
+        caption += f" {esc(_amount(growth, unit, signed=True))}/run"
+    if trend:
+        caption += f' &middot; <span class="trend-{esc(trend)}">{esc(trend)}</span>'
+    threshold = _number(test["thresholds"].get(probe))
+    if threshold is not None:
+        label = f"{probe} over the runs, budget {format_amount(threshold, unit)}/run"
+    elif probe in test["thresholds"]:
+        caption += " &middot; informative"
+        label = f"{probe} over the runs (informative: no budget)"
+    else:
+        label = f"{probe} over the runs"
+    # Points to hover only where the section is unfolded: a long clean suite stays small.
+    dots = test["verdict"] in _OPEN
+    svg = chart(values, test["warmup"], threshold, unit, trend, label, dots=dots)
+    kind = ' class="offending"' if offending else ""
+    return f"<figure{kind}><figcaption>{caption}</figcaption>{svg}</figure>"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def chart(
+    values: Sequence[float],
+    warmup: int,
+    threshold: float | None,
+    unit: str = "count",
+    trend: str = "",
+    label: str = "",
+    *,
+    dots: bool = True,
+) -> str:
+    """An inline SVG line chart of one probe's samples.
+
+    The x axis is the run (0: the test's own run, then ``warmup`` warm-up runs,
+    shaded, then the measured runs); the dashed budget line starts at the last
+    warm-up sample and rises by ``threshold`` per run (none when ``None``).
+    With ``dots``, each sample (up to 40) is a point whose tooltip gives its value.
+    """
+    count = len(values)
+    last = count - 1
+    plot_w = _WIDTH - _LEFT - _RIGHT
+    plot_h = _HEIGHT - _TOP - _BOTTOM
+    warmup = max(0, min(warmup, last))
+    budget: tuple[float, float] | None = None
+    if threshold is not None and last > warmup:
+        budget = (values[warmup], values[warmup] + threshold * (last - warmup))
+    candidates = list(values) + (list(budget) if budget else [])
+    low, high = min(candidates), max(candidates)
+    if high == low:
+        pad = max(1.0, abs(high) * 0.05)
+        low, high = low - pad, high + pad
+    else:
+        pad = (high - low) * 0.06
+        low, high = low - pad, high + pad
+
+    def x(index: float) -> float:
+        return _LEFT + (index / last * plot_w if last else plot_w / 2)
+
+    def y(value: float) -> float:
+        return _TOP + (high - value) / (high - low) * plot_h
+
+    trend_class = f"t-{trend}" if trend in (GROWING, NOISY) else "t-flat"
+    bottom = _TOP + plot_h
+    parts = [
+        f'<svg class="chart" role="img" width="{_WIDTH}" height="{_HEIGHT}"'
+        f' viewBox="0 0 {_WIDTH} {_HEIGHT}">',
+        f"<title>{esc(label)}</title>" if label else "",
+    ]
+    if warmup > 0:
+        parts.append(
+            f'<rect class="band" x="{_fmt(x(0))}" y="{_TOP}" width="{_fmt(x(warmup) - x(0))}"'
+            f' height="{plot_h}"><title>warm-up runs</title></rect>'
+        )
+    parts.append(
+        f'<rect class="frame" x="{_LEFT}" y="{_TOP}" width="{plot_w}" height="{plot_h}"></rect>'
+    )
+    if budget is not None and threshold is not None:
+        parts.append(
+            f'<line class="budget" x1="{_fmt(x(warmup))}" y1="{_fmt(y(budget[0]))}"'
+            f' x2="{_fmt(x(last))}" y2="{_fmt(y(budget[1]))}">'
+            f"<title>budget: {esc(format_amount(threshold, unit))}/run</title></line>"
+        )
+    points = " ".join(f"{_fmt(x(i))},{_fmt(y(v))}" for i, v in enumerate(values))
+    parts.append(f'<polyline class="series {trend_class}" points="{points}"></polyline>')
+    if dots and count <= 40:
+        for index, value in enumerate(values):
+            parts.append(
+                f'<circle class="dot {trend_class}" cx="{_fmt(x(index))}" cy="{_fmt(y(value))}"'
+                f' r="2.2"><title>run {index}: {esc(format_amount(value, unit))}</title></circle>'
+            )
+    top_label, bottom_label = max(values), min(values)
+    parts.append(
+        f'<text x="{_LEFT - 6}" y="{_fmt(y(top_label) + 4)}" text-anchor="end">'
+        f"{esc(format_amount(top_label, unit))}</text>"
+    )
+    if bottom_label != top_label:
+        parts.append(
+            f'<text x="{_LEFT - 6}" y="{_fmt(y(bottom_label) + 4)}" text-anchor="end">'
+            f"{esc(format_amount(bottom_label, unit))}</text>"
+        )
+    ticks = sorted({0, warmup, last})
+    for tick in ticks:
+        anchor = "start" if tick == 0 and last else "end" if tick == last and last else "middle"
+        name = f"run {tick}" if tick == last and last else str(tick)
+        parts.append(
+            f'<text x="{_fmt(x(tick))}" y="{bottom + 14}" text-anchor="{anchor}">{name}</text>'
+        )
+    if warmup > 0 and x(warmup) - x(0) >= 52:
+        parts.append(
+            f'<text x="{_fmt((x(0) + x(warmup)) / 2)}" y="{_TOP + 12}" text-anchor="middle">'
+            "warm-up</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _probe_table(verdict: Verdict | None, order: Sequence[str]) -> str:
+    """Every probe's figures, as the failure message lists them, in a table."""
+    if verdict is None or not verdict.trends:
+        return ""
+    offending = {t.probe for t in verdict.offending}
+    position = {name: index for index, name in enumerate(order)}
+    rows = []
+    for trend in sorted(verdict.trends, key=lambda t: (position.get(t.probe, len(order)), t.probe)):
+        budget = (
+            "informative"
+            if trend.threshold is None
+            else f"{format_amount(trend.threshold, trend.unit)}/run"
+        )
+        mark = " &#9664;" if trend.probe in offending else ""
+        rows.append(
+            f'<tr><td class="mono">{esc(trend.probe)}{mark}</td>'
+            f'<td class="trend-{esc(trend.trend)}">{esc(trend.trend)}</td>'
+            f'<td class="num">{esc(_amount(trend.growth_per_run, trend.unit, True))}/run</td>'
+            f'<td class="num">{esc(_amount(trend.tail_growth_per_run, trend.unit, True))}/run</td>'
+            f'<td class="num">{trend.rising_runs} of {trend.runs}</td>'
+            f'<td class="num">{esc(budget)}</td></tr>'
+        )
+    return (
+        '<details class="probes"><summary>every probe&#39;s figures</summary>'
+        '<table class="data"><thead><tr><th>probe</th><th>trend</th>'
+        '<th class="num">growth</th><th class="num">tail growth</th>'
+        '<th class="num">grew in</th><th class="num">budget</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></details>"
+    )
+
+
+def _items(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _explanation(explanation: Mapping[str, Any]) -> str:
+    """What the deep probes found: open resources, allocation sites, types, holders, chain."""
+    parts = ['<div class="explanation">']
+    resources = explanation.get("resources")
+    if isinstance(resources, Mapping):
+        for probe, lines in resources.items():
+            found = lines if isinstance(lines, list) else [lines]
+            items = "".join(f"<li><code>{esc(line)}</code></li>" for line in found)
+            parts.append(f"<h3>new {esc(probe)} still open after the runs</h3><ul>{items}</ul>")
+    runs = explanation.get("runs")
+    over = f", growth over {esc(runs)} more runs" if runs else ""
+    sites = _items(explanation.get("sites"))
+    if "sites" in explanation:
+        parts.append(f"<h3>where it is allocated (tracemalloc{over}, per run)</h3>")
+        if sites:
+            parts.append(_sites_table(sites))
+        else:
+            parts.append(
+                '<p class="empty">no growing Python allocation: native memory?'
+                " try --leakguard-native</p>"
+            )
+    types_ = _items(explanation.get("types"))
+    if types_:
+        rows = "".join(
+            f'<tr><td class="mono">{esc(t.get("type", "?"))}</td>'
+            f'<td class="num">+{esc(_amount(t.get("count_per_run"), "count"))}</td></tr>'
+            for t in types_
+        )
+        parts.append(
+            '<h3>growing types</h3><table class="data"><thead><tr><th>type</th>'
+            f'<th class="num">objects per run</th></tr></thead><tbody>{rows}</tbody></table>'
+        )
+    holders = _items(explanation.get("holders"))
+    if holders:
+        rows = "".join(
+            f'<tr><td class="mono">{esc(h.get("path", "?"))}</td>'
+            f'<td class="num">+{esc(_amount(h.get("growth_per_run"), "count"))}</td>'
+            f'<td class="mono">{esc(h.get("example") or "")}</td></tr>'
+            for h in holders
+        )
+        parts.append(
+            "<h3>who keeps it alive (containers growing per run)</h3>"
+            '<table class="data"><thead><tr><th>container</th><th class="num">entries per run</th>'
+            f"<th>example</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    if explanation.get("chain"):
+        parts.append(f"<h3>back-reference chain</h3><pre>{esc(explanation['chain'])}</pre>")
+    notes = explanation.get("notes")
+    if isinstance(notes, list) and notes:
+        items = "".join(f"<li>{esc(note)}</li>" for note in notes)
+        parts.append(f"<h3>notes</h3><ul>{items}</ul>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _sites_table(sites: Iterable[Mapping[str, Any]]) -> str:
+    rows = []
+    for site in sites:
+        where = f"{site.get('file', '?')}:{site.get('line', '?')}"
+        code = f"<code>{esc(site['code'])}</code>" if site.get("code") else ""
+        traceback = site.get("traceback")
+        if isinstance(traceback, list) and len(traceback) > 1:
+            frames = esc("\n".join(str(frame) for frame in traceback))
+            code += f"<details><summary>traceback</summary><pre>{frames}</pre></details>"
+        rows.append(
+            f'<tr><td class="mono">{esc(where)}</td><td class="code">{code}</td>'
+            f'<td class="num">+{esc(_amount(site.get("size_per_run"), "bytes"))}</td>'
+            f'<td class="num">+{esc(_amount(site.get("count_per_run"), "count"))}</td></tr>'
+        )
+    return (
+        '<table class="data"><thead><tr><th>where</th><th>code</th>'
+        '<th class="num">size per run</th><th class="num">blocks per run</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
