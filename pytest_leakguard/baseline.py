@@ -258,6 +258,34 @@ def compare(old: Baseline, new: Baseline, rules: Mapping[str, Rule]) -> Comparis
     return result
 
 
+def comparison_to_json(comparison: Comparison) -> dict[str, Any]:
+    """The comparison for the JSON and HTML reports."""
+
+    def rows(changes: list[Change]) -> list[dict[str, Any]]:
+        return [
+            {
+                "nodeid": c.nodeid,
+                "probe": c.probe,
+                "unit": c.unit,
+                "baseline": c.before,
+                "now": c.now,
+                "change": c.delta,
+                "tolerance": c.tolerance,
+            }
+            for c in changes
+        ]
+
+    return {
+        "failed": comparison.failed,
+        "regressions": rows(comparison.regressions),
+        "improvements": rows(comparison.improvements),
+        "new_leaks": comparison.new_leaks,
+        "new_tests": comparison.new_tests,
+        "removed_tests": comparison.removed_tests,
+        "environment_changes": {k: list(v) for k, v in comparison.environment_changes.items()},
+    }
+
+
 def table(comparison: Comparison) -> list[str]:
     """The comparison as text lines: regressions and improvements side by side."""
     lines: list[str] = []

@@ -30,7 +30,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="RULES",
         help=f"tolerated increase per probe or unit group (default {baseline.DEFAULT_RULES})",
     )
+    html = commands.add_parser(
+        "html",
+        help="build the HTML report from a saved JSON report",
+        description="Render a --leakguard-json report as the same self-contained HTML page"
+        " that --leakguard-html writes.",
+    )
+    html.add_argument("report", metavar="REPORT.json", help="a --leakguard-json report")
+    html.add_argument("-o", "--output", required=True, metavar="OUT.html", help="where to write")
     args = parser.parse_args(argv)
+    if args.command == "html":
+        return _html(args.report, args.output)
     units = {name: factory().unit for name, factory in BUILTIN_PROBES.items()}
     try:
         rules = baseline.parse_rules(args.fail, units)
@@ -46,3 +56,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in baseline.table(comparison):
         print(line)
     return 1 if comparison.failed else 0
+
+
+def _html(report: str, output: str) -> int:
+    import json
+
+    from .report import html
+    from .report.json_report import SCHEMA_VERSION, write_text_atomic
+
+    try:
+        with open(report, encoding="utf-8") as stream:
+            payload = json.load(stream)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read JSON report {report}: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(payload, dict) or not isinstance(payload.get("tests"), list):
+        print(f"error: {report} is not a leakguard JSON report", file=sys.stderr)
+        return 2
+    if not isinstance(payload.get("version"), int) or payload["version"] > SCHEMA_VERSION:
+        print(f"error: {report} has an unknown report version", file=sys.stderr)
+        return 2
+    write_text_atomic(output, html.render(payload))
+    print(f"wrote {output}")
+    return 0

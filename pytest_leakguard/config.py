@@ -204,6 +204,7 @@ class Settings:
     strict: bool = False
     probes: tuple[str, ...] = ()
     json_path: str | None = None
+    html_path: str | None = None
     explain: bool = True
     baseline_path: str | None = None
     save_baseline_path: str | None = None
@@ -256,6 +257,12 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
     ),
     ("json_path", "--leakguard-json", "leakguard_json", "write a JSON report to this path"),
     (
+        "html_path",
+        "--leakguard-html",
+        "leakguard_html",
+        "write a self-contained HTML report (plots, explanations) to this path",
+    ),
+    (
         "baseline_path",
         "--leakguard-baseline",
         "leakguard_baseline",
@@ -292,6 +299,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "strict": parse_bool,
     "explain": parse_bool,
     "json_path": str,
+    "html_path": str,
     "baseline_path": str,
     "save_baseline_path": str,
 }

@@ -49,7 +49,7 @@ _LEAVES = (
     types.CodeType,
 )
 _OWN_TYPES = {"tracemalloc.Snapshot", "tracemalloc._Traces", "collections.Counter"}
-_SKIP_MODULES = ("pytest_leakguard", "_pytest", "pluggy", "objgraph", "pympler")
+_SKIP_MODULES = ("pytest_leakguard", "_pytest", "pluggy", "objgraph", "pympler", "psutil")
 
 
 class Explainer:
@@ -60,9 +60,9 @@ class Explainer:
     module's own allocations (the observations) can be told apart by theirs.
     """
 
-    def __init__(self, rootdir: str, user_tracing: bool) -> None:
+    def __init__(self, rootdir: str) -> None:
         self.rootdir = rootdir
-        self.user_tracing = user_tracing
+        self.frames = tracemalloc.get_traceback_limit() if tracemalloc.is_tracing() else 0
         self.notes: list[str] = []
         self.started = time.perf_counter()
         self._restarted = False
@@ -79,9 +79,7 @@ class Explainer:
         # those dicts must not count as growth.
         self._sizes, self._paths = _holder_sizes()
         self._types = _type_counts()
-        if not self.user_tracing or tracemalloc.get_traceback_limit() < FRAMES:
-            if self.user_tracing:
-                self.notes.append("tracemalloc was started with fewer frames; restarted with 25")
+        if self.frames < FRAMES:
             tracemalloc.stop()
             tracemalloc.start(FRAMES)
             self._restarted = True
@@ -90,25 +88,26 @@ class Explainer:
     def after(self, runs: int) -> dict[str, Any]:
         """Compare with :meth:`before` after ``runs`` more runs (settled); JSON-able result."""
         assert self._snapshot is not None, "before() was not called"
-        # Count first: the steps below fill caches (linecache) that would count too.
+        # Count and walk first: the steps below fill caches (linecache) that would count.
         types_after = _type_counts()
         try:
             snapshot = tracemalloc.take_snapshot()
         finally:
             if self._restarted:
                 tracemalloc.stop()
-                if self.user_tracing:
-                    tracemalloc.start(1)
-        own = tracemalloc.Filter(False, __file__, all_frames=True)
+                if self.frames:
+                    tracemalloc.start(self.frames)
+        # Walked with deep tracing off: the walk allocates a lot, and traced it is slow.
+        sizes, paths = _holder_sizes()
         runs = max(runs, 1)
+        holders = _growing_holders(self._sizes, self._paths, sizes, paths, runs)
+        own = tracemalloc.Filter(False, __file__, all_frames=True)
         sites = _sites(
             self._snapshot.filter_traces([own]), snapshot.filter_traces([own]), self.rootdir, runs
         )
         self._snapshot = None
         del snapshot
         growing = _growing_types(self._types, types_after, runs)
-        sizes, paths = _holder_sizes()
-        holders = _growing_holders(self._sizes, self._paths, sizes, paths, runs)
         chain = _chain(_chain_target(growing), self.notes)
         return {
             "runs": runs,
@@ -212,9 +211,9 @@ def _growing_types(
 def _size(obj: Any) -> int | None:
     if isinstance(obj, (list, dict, set, frozenset, collections.deque, collections.OrderedDict)):
         return len(obj)
-    cache_info = getattr(obj, "cache_info", None)
-    if cache_info is not None and type(obj).__name__ == "_lru_cache_wrapper":
-        currsize: int = cache_info().currsize
+    # Check the type before any attribute: some objects (ctypes.cdll) run code on getattr.
+    if type(obj).__name__ == "_lru_cache_wrapper":
+        currsize: int = obj.cache_info().currsize
         return currsize
     return None
 
@@ -227,7 +226,10 @@ def _children(obj: Any) -> Iterator[tuple[str, Any]]:
     elif isinstance(obj, dict):
         namespace = obj
     else:
-        namespace = getattr(obj, "__dict__", None)
+        try:
+            namespace = getattr(obj, "__dict__", None)
+        except Exception:  # a user's __getattr__ may raise anything
+            return
     if not isinstance(namespace, (dict, types.MappingProxyType)):
         return
     for key, value in list(namespace.items()):
@@ -331,10 +333,11 @@ _GENERIC = {"dict", "list", "tuple", "set", "weakref.ReferenceType", "cell", "fu
 
 def _chain_target(growing: list[dict[str, Any]]) -> str | None:
     """The type to chase: the first growing type that says more than ``dict``."""
-    for entry in growing:
-        if entry["type"] not in _GENERIC:
+    steady = [e for e in growing if e["count_per_run"] >= 1]
+    for entry in steady:
+        if entry["type"] not in _GENERIC and not str(entry["type"]).startswith(_SKIP_MODULES):
             return str(entry["type"])
-    return str(growing[0]["type"]) if growing else None
+    return str(steady[0]["type"]) if steady else None
 
 
 def _chain(type_name: str | None, notes: list[str]) -> str | None:

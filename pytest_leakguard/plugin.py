@@ -22,7 +22,9 @@ from .config import (
     settings_for_item,
 )
 from .probes import BUILTIN_PROBES, ProbeFactory
+from .probes.memory import stop_session_tracing
 from .report import json_report
+from .report.json_report import write_text_atomic
 from .report.terminal import LeakRepr, summary_lines
 from .runner import attach, run_test
 from .verdict import ERROR, INCONCLUSIVE, LEAK, Verdict
@@ -126,7 +128,7 @@ class LeakGuard:
                 self.baseline = baseline.load(str(self._path(settings.baseline_path)))
             except baseline.BaselineError as exc:
                 raise pytest.UsageError(f"leakguard: {exc}") from None
-        for path in (settings.save_baseline_path, settings.json_path):
+        for path in (settings.save_baseline_path, settings.json_path, settings.html_path):
             if path is not None and self._path(path).is_dir():
                 raise pytest.UsageError(f"leakguard: {path} is a directory, not a file path")
 
@@ -247,6 +249,7 @@ class LeakGuard:
             terminalreporter.write_line(line)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        stop_session_tracing()
         if not self.controller:
             return
         if self.settings.save_baseline_path is not None:
@@ -254,8 +257,8 @@ class LeakGuard:
             backup = baseline.save(target, baseline.from_results(self.results, environment()))
             kept = f" (the previous one kept as {backup})" if backup else ""
             self.saved.append(f"leakguard: baseline saved to {target}{kept}")
-        path = self.settings.json_path
-        if path is None:
+        json_path, html_path = self.settings.json_path, self.settings.html_path
+        if json_path is None and html_path is None:
             return
         settings = {
             "warmup": self.settings.warmup,
@@ -266,7 +269,14 @@ class LeakGuard:
             "probes": list(self.settings.probes),
         }
         payload = json_report.build(self.results, settings, environment())
-        json_report.write_atomic(str(self._path(path)), payload)
+        if self.comparison is not None:
+            payload["baseline"] = baseline.comparison_to_json(self.comparison)
+        if json_path is not None:
+            json_report.write_atomic(str(self._path(json_path)), payload)
+        if html_path is not None:
+            from .report import html
+
+            write_text_atomic(str(self._path(html_path)), html.render(payload))
 
 
 def _showing_setup(config: pytest.Config) -> bool:

@@ -144,6 +144,7 @@ BAD_FLAGS = [
     ),
     ("save_baseline_path", "--leakguard-save-baseline=.", [". is a directory"]),
     ("json_path", "--leakguard-json=.", [". is a directory"]),
+    ("html_path", "--leakguard-html=.", [". is a directory"]),
 ]
 
 

@@ -50,32 +50,41 @@ class ObjectsProbe:
 class TracemallocProbe:
     """Bytes traced by ``tracemalloc`` (Python's allocators, not native ``malloc``).
 
-    Tracing is started for the checked test only (unless it was already on,
-    for example with ``-X tracemalloc``), so tests that are not checked run at
-    full speed.
+    Tracing starts with the first checked test (unless it was already on, for
+    example with ``-X tracemalloc``) and stays on until the session ends
+    (:func:`stop_session_tracing`).  Started and stopped around each test, it
+    would miss the memory that existed before the start: when pytest replaces
+    such memory during the re-runs (``os.environ``'s table, the setup stack),
+    the new copy would look like growth.
     """
 
     name = "tracemalloc"
     unit = "bytes"
 
-    def __init__(self) -> None:
-        self._started = False
-
     def start(self) -> None:
-        """Start tracing if nobody else did."""
+        """Start tracing for the rest of the session if nobody else did."""
+        global _SESSION_TRACING
         if not tracemalloc.is_tracing():
             tracemalloc.start(1)
-            self._started = True
+            _SESSION_TRACING = True
 
     def sample(self) -> int:
         """Return the traced bytes that are still allocated."""
         return tracemalloc.get_traced_memory()[0]
 
     def stop(self) -> None:
-        """Stop tracing if this probe started it."""
-        if self._started:
-            tracemalloc.stop()
-            self._started = False
+        """Nothing: tracing goes on (see the class docstring)."""
+
+
+_SESSION_TRACING = False
+
+
+def stop_session_tracing() -> None:
+    """Stop the tracing :class:`TracemallocProbe` started (at the end of the session)."""
+    global _SESSION_TRACING
+    if _SESSION_TRACING:
+        tracemalloc.stop()
+        _SESSION_TRACING = False
 
 
 class RssProbe:

@@ -47,7 +47,12 @@ def build(
 
 
 def write_atomic(path: str, payload: Mapping[str, Any]) -> None:
-    """Write JSON to ``path`` through a temporary file in the same directory, then rename.
+    """Write JSON (sorted keys, indented) to ``path`` atomically (see :func:`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write ``text`` through a temporary file in the same directory, then rename.
 
     An interrupted run never leaves a half-written file behind.
     """
@@ -56,8 +61,7 @@ def write_atomic(path: str, payload: Mapping[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".leakguard-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            json.dump(payload, stream, indent=2, sort_keys=True)
-            stream.write("\n")
+            stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(tmp, path)

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..verdict import CLEAN, ERROR, INCONCLUSIVE, LEAK, SKIPPED, VERDICTS, Verdict
+from .sparkline import sparkline
 
 _LABELS = {
     LEAK: "LEAKED",
@@ -42,7 +43,14 @@ def summary_lines(
             continue
         verdict = Verdict.from_dict(data)
         label = _LABELS[status]
-        lines.append((f"{label} {data['nodeid']} - {verdict.summary()}", {_COLOURS[status]: True}))
+        line = f"{label} {data['nodeid']} - {verdict.summary()}"
+        # Bytes first: they say how much, counts only how many.
+        offending = sorted(verdict.offending, key=lambda t: t.unit != "bytes")
+        samples = data.get("samples", {}).get(offending[0].probe) if offending else None
+        if samples:
+            # The shape of the worst probe over every run (warm-up included).
+            line += f" {offending[0].probe} {sparkline(samples, width=24)}"
+        lines.append((line, {_COLOURS[status]: True}))
     counts = dict.fromkeys(VERDICTS, 0)
     for data in results:
         counts[data["verdict"]] = counts.get(data["verdict"], 0) + 1
