@@ -1,0 +1,162 @@
+"""Helpers shared by the end-to-end tests: run a checked session, read its JSON report."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: each xdist worker makes its own runs
+    fcntl = None  # type: ignore[assignment]
+
+REPORT = "report.json"
+
+
+@dataclass
+class LeakRun:
+    """A finished ``pytest --leakguard`` subprocess and the JSON report it wrote."""
+
+    result: pytest.RunResult
+    report: dict[str, Any]
+    path: Path
+    """The directory the run was made in."""
+
+    def output(self) -> str:
+        """Everything the run printed, for assertion messages."""
+        return "\n".join(self.result.outlines + self.result.errlines)
+
+    def tests(self) -> dict[str, dict[str, Any]]:
+        """The report's per-test entries by node id."""
+        return {entry["nodeid"]: entry for entry in self.report.get("tests", [])}
+
+    def entry(self, nodeid: str) -> dict[str, Any]:
+        """The report's entry for one test; fails with the run's output if there is none."""
+        tests = self.tests()
+        assert nodeid in tests, f"{nodeid} not in the report ({sorted(tests)}):\n{self.output()}"
+        return tests[nodeid]
+
+    def calls(self, name: str = "calls.txt") -> collections.Counter[str]:
+        """The words the generated tests wrote to ``name`` (one per line), counted."""
+        path = self.path / name
+        return collections.Counter(path.read_text().split() if path.exists() else [])
+
+    def status(self, nodeid: str) -> str:
+        """The status word ``-v`` printed for a test (``PASSED``, ``LEAKED``...)."""
+        prefix = nodeid + " "
+        for line in self.result.outlines:
+            if line.startswith(prefix):
+                return line[len(prefix) :].split()[0]
+        raise AssertionError(f"no verbose line for {nodeid}:\n{self.output()}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able copy (for the xdist workers that did not make the run)."""
+        result = self.result
+        return {
+            "ret": int(result.ret),
+            "outlines": result.outlines,
+            "errlines": result.errlines,
+            "duration": result.duration,
+            "report": self.report,
+            "path": str(self.path),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LeakRun:
+        """The run :meth:`to_dict` saved."""
+        result = pytest.RunResult(data["ret"], data["outlines"], data["errlines"], data["duration"])
+        return cls(result, data["report"], Path(data["path"]))
+
+
+def run_leakguard(pytester: pytest.Pytester, *args: str) -> LeakRun:
+    """Run ``pytest -v --leakguard --leakguard-json=report.json *args`` in a subprocess."""
+    path = pytester.path / REPORT
+    path.unlink(missing_ok=True)
+    result = pytester.runpytest_subprocess(
+        "-v",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:randomly",
+        "--leakguard",
+        f"--leakguard-json={REPORT}",
+        *args,
+    )
+    report: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    return LeakRun(result, report, pytester.path)
+
+
+def describe(entry: dict[str, Any]) -> str:
+    """A test's verdict, growth and per-run steps, for assertion messages."""
+    warmup = int(entry.get("warmup") or 0)
+    lines = [f"{entry['nodeid']}: {entry['verdict']} after {entry['runs']} runs {entry['reason']}"]
+    for probe, values in sorted(entry.get("samples", {}).items()):
+        steps = [b - a for a, b in zip(values, values[1:])]
+        measured: object = steps[warmup:]
+        if len(steps) - warmup > 25:  # long windows: only the runs that moved
+            measured = {run: step for run, step in enumerate(steps[warmup:], 1) if step}
+        growth = entry.get("growth_per_run", {}).get(probe)
+        lines.append(f"  {probe}: {growth} per run; warm-up {steps[:warmup]}, runs {measured}")
+    if entry.get("error"):
+        lines.append(entry["error"])
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as stream:
+        if fcntl is not None:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX)
+        yield
+
+
+@dataclass
+class SharedRuns:
+    """Runs made once and read by many tests: once per module, or once per xdist session.
+
+    Under xdist the first worker that needs a run makes it and saves it in
+    ``directory`` (shared by the session's workers); the others wait for it and load it.
+    """
+
+    directory: Path | None = None
+    runs: dict[str, LeakRun] = field(default_factory=dict)
+
+    @classmethod
+    def for_session(cls, tmp_path_factory: pytest.TempPathFactory) -> SharedRuns:
+        """Shared between the xdist workers of this session (each worker's basetemp
+        is a directory of the controller's), else kept in memory."""
+        if not os.environ.get("PYTEST_XDIST_WORKER"):
+            return cls()
+        directory = tmp_path_factory.getbasetemp().parent / "leakguard-shared-runs"
+        directory.mkdir(exist_ok=True)
+        return cls(directory)
+
+    def get(self, pytester: pytest.Pytester, name: str, source: str, *args: str) -> LeakRun:
+        """Run ``source`` as ``name.py`` with ``args``, unless it was run already."""
+        if name in self.runs:
+            return self.runs[name]
+        if self.directory is None:
+            self.runs[name] = _run_file(pytester, name, source, *args)
+            return self.runs[name]
+        saved = self.directory / f"{name}.json"
+        with _locked(self.directory / f"{name}.lock"):
+            if saved.exists():
+                run = LeakRun.from_dict(json.loads(saved.read_text()))
+            else:
+                run = _run_file(pytester, name, source, *args)
+                saved.write_text(json.dumps(run.to_dict()))
+        self.runs[name] = run
+        return run
+
+
+def _run_file(pytester: pytest.Pytester, name: str, source: str, *args: str) -> LeakRun:
+    pytester.makepyfile(**{name: source})
+    return run_leakguard(pytester, f"{name}.py", *args)
