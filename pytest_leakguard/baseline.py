@@ -29,7 +29,7 @@ from .units import format_amount, parse_count, parse_size
 FORMAT = "pytest-leakguard-baseline"
 VERSION = 1
 UNIT_GROUPS = ("bytes", "count", "resources")
-DEFAULT_RULES = "bytes:10%,count:10%,resources:0"
+DEFAULT_RULES = "bytes:512B,count:2,resources:0"
 
 
 class BaselineError(Exception):
@@ -125,7 +125,7 @@ def load(path: str) -> Baseline:
         raise BaselineError(f"cannot read baseline file {path}: {exc}") from None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError; nesting too deep
         raise BaselineError(
             f"baseline file {path} is not valid JSON (truncated or corrupt?): {exc}"
         ) from None
@@ -143,7 +143,7 @@ def load(path: str) -> Baseline:
 
 def _check_version(data: Mapping[str, Any], path: str, supported: int, what: str) -> None:
     version = data.get("version")
-    if not isinstance(version, int):
+    if isinstance(version, bool) or not isinstance(version, int):
         raise BaselineError(f"{what} {path} has no version number")
     if version > supported:
         raise BaselineError(
@@ -170,6 +170,10 @@ def _from_baseline(data: Mapping[str, Any], path: str) -> Baseline:
 
 def _from_report(data: Mapping[str, Any], path: str) -> Baseline:
     _check_version(data, path, SCHEMA_VERSION, "report")
+    for test in data["tests"]:
+        # as strictly as a baseline's: float() would take "nan", "inf" and booleans
+        for value in (test.get("sustained_growth_per_run") or {}).values():
+            _number(value, path, str(test.get("nodeid")))
     return from_results(data["tests"], data.get("environment", {}))
 
 
@@ -291,15 +295,18 @@ def table(comparison: Comparison) -> list[str]:
     lines: list[str] = []
     for key, (old, new) in comparison.environment_changes.items():
         lines.append(f"warning: environment differs from the baseline's: {key} {old} -> {new}")
-    rows = [("", c) for c in comparison.regressions] + [("", c) for c in comparison.improvements]
+    rows = [("REGRESSION", c) for c in comparison.regressions]
+    rows += [("improvement", c) for c in comparison.improvements]
     if rows:
-        width = max(len(f"{c.nodeid} [{c.probe}]") for _, c in rows)
-        header = f"{'':13} {'test [probe]':<{width}}  {'baseline':>12}  {'now':>12}  {'change':>12}"
-        lines.append(header)
-        for change in comparison.regressions:
-            lines.append(_row("REGRESSION", change, width))
-        for change in comparison.improvements:
-            lines.append(_row("improvement", change, width))
+        cells = [(label, f"{c.nodeid} [{c.probe}]", *_figures(c)) for label, c in rows]
+        titles = ("", "test [probe]", "baseline", "now", "change")
+        widths = [max(len(t), *(len(row[i]) for row in cells)) for i, t in enumerate(titles)]
+        widths[0] = 13
+        for row in [titles, *cells]:
+            lines.append(
+                f"{row[0]:<{widths[0]}} {row[1]:<{widths[1]}}"
+                + "".join(f"  {row[i]:>{widths[i]}}" for i in (2, 3, 4))
+            )
     lines.extend(f"REGRESSION    {n}: was not a leak, now leaks" for n in comparison.new_leaks)
     lines.extend(
         f"new           {n}: not in the baseline (judged by the budget)"
@@ -317,13 +324,9 @@ def table(comparison: Comparison) -> list[str]:
     return lines
 
 
-def _row(label: str, change: Change, width: int) -> str:
+def _figures(change: Change) -> tuple[str, str, str]:
     def show(value: float) -> str:
         return f"{format_amount(value, change.unit)}/run"
 
     sign = "+" if change.delta >= 0 else ""
-    name = f"{change.nodeid} [{change.probe}]"
-    return (
-        f"{label:<13} {name:<{width}}  {show(change.before):>12}  {show(change.now):>12}"
-        f"  {sign + show(change.delta):>12}"
-    )
+    return show(change.before), show(change.now), sign + show(change.delta)

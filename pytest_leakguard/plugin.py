@@ -248,15 +248,23 @@ class LeakGuard:
         for line in self.saved:
             terminalreporter.write_line(line)
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         stop_session_tracing()
         if not self.controller:
             return
         if self.settings.save_baseline_path is not None:
             target = str(self._path(self.settings.save_baseline_path))
-            backup = baseline.save(target, baseline.from_results(self.results, environment()))
-            kept = f" (the previous one kept as {backup})" if backup else ""
-            self.saved.append(f"leakguard: baseline saved to {target}{kept}")
+            complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+            if not complete or session.shouldstop or session.shouldfail:
+                # A partial run's figures would replace the baseline's with fewer tests.
+                self.saved.append(
+                    f"leakguard: baseline not saved to {target}: the session was interrupted"
+                )
+            else:
+                results = baseline.from_results(self.results, environment())
+                backup = baseline.save(target, results)
+                kept = f" (the previous one kept as {backup})" if backup else ""
+                self.saved.append(f"leakguard: baseline saved to {target}{kept}")
         json_path, html_path = self.settings.json_path, self.settings.html_path
         if json_path is None and html_path is None:
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -61,6 +62,9 @@ def write_text_atomic(path: str, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".leakguard-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            # mkstemp makes the file 0600: give it the mode of the file it replaces,
+            # or the mode a plain open() would give a new one.
+            os.chmod(tmp, _mode_for(path))
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
@@ -68,3 +72,12 @@ def write_text_atomic(path: str, text: str) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _mode_for(path: str) -> int:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
