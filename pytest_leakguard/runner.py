@@ -163,6 +163,7 @@ def measure(
     sections = getattr(item, "_report_sections", None)
     kept_sections = len(sections) if sections is not None else 0
     kept_properties = len(item.user_properties)
+    finalizers = _higher_scope_finalizers(item)
 
     def judge() -> Decision:
         start = min(settings.warmup, series.count - 2) if series.count >= 2 else 0
@@ -208,6 +209,8 @@ def measure(
                 if sections is not None:
                     del sections[kept_sections:]
                 del item.user_properties[kept_properties:]
+                for kept, length in finalizers:
+                    del kept[length:]
                 del recorded[:]
                 return failure
 
@@ -216,6 +219,8 @@ def measure(
                 if verdict is not None:
                     break
                 sample()
+                if series.count <= settings.warmup + settings.runs:
+                    continue  # too few runs to judge (the judging was warmed up before s0)
                 decision = judge()
                 if decision.status != CONTINUE:
                     break
@@ -243,6 +248,24 @@ def measure(
         samples=samples,
         explanation=explanation,
     )
+
+
+def _higher_scope_finalizers(item: pytest.Item) -> list[tuple[list[Any], int]]:
+    """The finalizer lists of the test's module- and session-scoped fixtures, with lengths.
+
+    Each setup of a function-scoped fixture appends its ``finish`` to the fixtures it
+    depends on (``tmp_path`` to ``tmp_path_factory``...).  After a re-run those
+    entries belong to fixtures already torn down: they are trimmed, or they would
+    grow with every run like a leak.
+    """
+    info = getattr(item, "_fixtureinfo", None)
+    found: list[tuple[list[Any], int]] = []
+    for defs in getattr(info, "name2fixturedefs", {}).values():
+        for fixturedef in defs:
+            kept = getattr(fixturedef, "_finalizers", None)
+            if isinstance(kept, list) and getattr(fixturedef, "scope", "function") != "function":
+                found.append((kept, len(kept)))
+    return found
 
 
 def _explain(item: pytest.Item, run_once: Callable[[], Verdict | None]) -> dict[str, Any]:

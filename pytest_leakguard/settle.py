@@ -37,7 +37,6 @@ def clear_interpreter_caches() -> None:
     _call("urllib.parse", "clear_cache")
     _call("fnmatch", "_compile_pattern", "cache_clear")
     _call("filecmp", "clear_cache")
-    _call("importlib", "invalidate_caches")
     sys._clear_type_cache()
 
 
