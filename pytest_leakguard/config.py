@@ -16,6 +16,7 @@ from typing import Any, Callable, TypeVar, Union
 import pytest
 
 from .baseline import DEFAULT_RULES, Rule, parse_rules
+from .probes.resources import IGNORE_KINDS
 from .units import format_size, parse_count, parse_size
 
 RSS_FLOOR = 64 * 1024
@@ -29,6 +30,7 @@ DEFAULT_MAX_RUNS = 20
 
 MARKER_KWARGS = (
     "enabled",
+    "ignore",
     "runs",
     "max_runs",
     "warmup",
@@ -41,7 +43,7 @@ MARKER_KWARGS = (
 
 MARKER_HELP = (
     "leakguard(enabled=True, runs=None, max_runs=None, warmup=None, budget=None,"
-    " strict=None, probes=None, explain=None):"
+    " strict=None, probes=None, explain=None, ignore=None):"
     " check this test for leaks (even without --leakguard),"
     " tune the check, or exempt the test with enabled=False."
 )
@@ -145,6 +147,24 @@ def parse_probes(value: str | Iterable[str], known: Iterable[str]) -> tuple[str,
     return tuple(dict.fromkeys(names))
 
 
+def parse_ignore(value: str | Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """Parse ``"thread:poller-*,fd:/dev/shm/*"`` (or a list, or ini lines) into pairs."""
+    if isinstance(value, str):
+        items = [part.strip() for part in value.replace("\n", ",").split(",")]
+        items = [item for item in items if item]
+    else:
+        items = [str(item).strip() for item in value]
+    pairs = []
+    for item in items:
+        kind, sep, pattern = item.partition(":")
+        if not sep or not pattern or kind not in IGNORE_KINDS:
+            raise ValueError(
+                f"{item!r} is not KIND:GLOB with KIND one of {', '.join(IGNORE_KINDS)}"
+            )
+        pairs.append((kind, pattern))
+    return tuple(pairs)
+
+
 def parse_bool(value: str | bool) -> bool:
     """Parse an ini-style boolean."""
     if isinstance(value, bool):
@@ -209,6 +229,8 @@ class Settings:
     baseline_path: str | None = None
     save_baseline_path: str | None = None
     compare_fail: Mapping[str, Rule] = field(default_factory=dict)
+    ignore: tuple[tuple[str, str], ...] = ()
+    """Suppressions: (kind, glob pattern) pairs, kind one of ``IGNORE_KINDS``."""
 
     def thresholds(self, units: Mapping[str, str]) -> dict[str, float | None]:
         """The threshold of every selected probe."""
@@ -283,6 +305,13 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
         f" (default {DEFAULT_RULES})",
     ),
     (
+        "ignore",
+        "--leakguard-ignore",
+        "leakguard_ignore",
+        "resources not counted, comma-separated KIND:GLOB items: thread:NAME, fd:TARGET,"
+        " task:COROUTINE, process:COMMAND (for example thread:ThreadPoolExecutor-*)",
+    ),
+    (
         "explain",
         "--leakguard-explain",
         "leakguard_explain",
@@ -340,6 +369,8 @@ def _parse(setting: str, raw: Any, units: Mapping[str, str], source: str) -> Any
             return parse_probes(raw, units)
         if setting == "compare_fail":
             return parse_rules(str(raw), units)
+        if setting == "ignore":
+            return parse_ignore(raw)
         return _PARSERS[setting](raw)
     except (ValueError, TypeError, ArithmeticError) as exc:
         raise pytest.UsageError(f"leakguard: invalid value {raw!r} for {source}: {exc}") from None
@@ -382,6 +413,8 @@ def settings_for_item(
     values.setdefault("enabled", True)
     if "budget" in values:
         values["budget"] = base.budget.merged(values["budget"])
+    if "ignore" in values:
+        values["ignore"] = base.ignore + values["ignore"]
     if "runs" in values and "max_runs" not in values:
         values["max_runs"] = max(values["runs"], base.max_runs)
     settings = dataclasses.replace(base, **values)

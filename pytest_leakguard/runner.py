@@ -23,6 +23,7 @@ from _pytest.runner import CallInfo, call_and_report, runtestprotocol
 from .config import RSS_FLOOR, Settings
 from .explain import Explainer
 from .probes import Probe, ProbeFactory
+from .probes.resources import IGNORE_KINDS
 from .settle import settle
 from .verdict import CONTINUE, ERROR, GROWING, LEAK, SKIPPED, Decision, Verdict, decide
 
@@ -157,6 +158,11 @@ def measure(
 ) -> Verdict:
     """Run the test ``warmup`` times, then between ``runs`` and ``max_runs`` times, sampling."""
     probes: list[Probe] = [factories[name]() for name in settings.probes]
+    for probe in probes:
+        if hasattr(probe, "ignore"):
+            cast(Any, probe).ignore = [
+                pattern for kind, pattern in settings.ignore if IGNORE_KINDS.get(kind) == probe.name
+            ]
     units = {p.name: p.unit for p in probes}
     thresholds = settings.thresholds(units)
     series = _Series(settings.probes, 1 + settings.warmup + settings.max_runs)

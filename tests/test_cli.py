@@ -145,6 +145,12 @@ BAD_FLAGS = [
     ("save_baseline_path", "--leakguard-save-baseline=.", [". is a directory"]),
     ("json_path", "--leakguard-json=.", [". is a directory"]),
     ("html_path", "--leakguard-html=.", [". is a directory"]),
+    (
+        "ignore",
+        "--leakguard-ignore=socket:*",
+        ["--leakguard-ignore", "'socket:*' is not KIND:GLOB"],
+    ),
+    ("ignore", "--leakguard-ignore=thread:", ["--leakguard-ignore", "'thread:'"]),
 ]
 
 

@@ -143,3 +143,89 @@ def test_resource_verdict(results: dict[str, dict[str, Any]], name: str) -> None
     lines = test["explanation"]["resources"][probe]
     assert any(text in line for line in lines), lines
     assert text in test["message"]
+
+
+SUPPRESSED = """
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+KEPT = []
+
+
+def _block_forever():
+    threading.Event().wait()
+
+
+def test_thread_pool_ignored_by_name():
+    threading.Thread(target=_block_forever, daemon=True, name="poller-1").start()
+
+
+@pytest.mark.leakguard(ignore=["fd:/dev/null"])
+def test_fd_ignored_by_marker():
+    KEPT.append(os.open(os.devnull, os.O_RDONLY))
+
+
+def test_process_ignored_by_command():
+    KEPT.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(121)"]))
+
+
+def test_other_threads_still_count():
+    threading.Thread(target=_block_forever, daemon=True, name="worker").start()
+"""
+
+
+@pytest.fixture(scope="module")
+def suppressed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The suppression suite under --leakguard-ignore (CLI) and the marker's ignore=."""
+    directory: Path = tmp_path_factory.mktemp("suppressed")
+    (directory / "test_suppressed_suite.py").write_text(SUPPRESSED)
+    report = directory / "report.json"
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "addopts=",
+        "-W",
+        "ignore::ResourceWarning",
+        "--leakguard",
+        f"--leakguard-json={report}",
+        "--leakguard-ignore=thread:poller-*,process:*time.sleep(121)*",
+    ]
+    try:
+        done = subprocess.run(
+            command, cwd=directory, capture_output=True, text=True, check=False, timeout=600
+        )
+    finally:
+        subprocess.run(["pkill", "-f", "time.sleep(121)"], check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    tests = json.loads(report.read_text())["tests"]
+    return {t["nodeid"].split("::")[-1]: t for t in tests}
+
+
+@pytest.mark.parametrize(
+    ("name", "probe"),
+    [
+        ("test_thread_pool_ignored_by_name", "threads"),
+        ("test_fd_ignored_by_marker", "fds"),
+        ("test_process_ignored_by_command", "processes"),
+    ],
+)
+def test_suppressed_resources_are_not_counted(
+    suppressed: dict[str, dict[str, Any]], name: str, probe: str
+) -> None:
+    test = suppressed[name]
+    assert test["growth_per_run"][probe] == 0, test["message"]
+    assert test["verdict"] != "leak" or test["trend"][probe] != "growing", test["message"]
+
+
+def test_suppression_does_not_hide_other_resources(suppressed: dict[str, dict[str, Any]]) -> None:
+    test = suppressed["test_other_threads_still_count"]
+    assert test["verdict"] == "leak", test["message"]
+    assert test["trend"]["threads"] == "growing"

@@ -12,16 +12,25 @@ coroutine and where it waits, a process's command line.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Callable
 
 GRACE_DELAYS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16)
 """Backoff (seconds) while a thread or process count is above its starting value."""
+
+
+IGNORE_KINDS = {"fd": "fds", "thread": "threads", "task": "tasks", "process": "processes"}
+"""Suppression kinds (``--leakguard-ignore=thread:poller-*``) and the probe each applies to."""
+
+
+def _ignored(text: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(text, pattern) for pattern in patterns)
 
 
 def _with_grace(count: Callable[[], int], baseline: int) -> int:
@@ -42,14 +51,19 @@ class FdsProbe:
 
     def __init__(self) -> None:
         self._before: set[int] = set()
+        self.ignore: Sequence[str] = ()
+        """Patterns of descriptor targets not counted (``/dev/shm/*``, ``socket:*``)."""
 
     def start(self) -> None:
         """Remember which descriptors were open, to describe the new ones."""
         self._before = set(_open_fds())
 
     def sample(self) -> int:
-        """Return the number of open descriptors."""
-        return len(_open_fds())
+        """Return the number of open descriptors (minus the ignored ones)."""
+        fds = _open_fds()
+        if not self.ignore:
+            return len(fds)
+        return sum(1 for fd in fds if not _ignored(_target(fd), self.ignore))
 
     def stop(self) -> None:
         """Forget the starting set."""
@@ -61,14 +75,20 @@ class FdsProbe:
         sockets = _socket_addresses()
         lines = []
         for fd in new:
-            try:
-                target = os.readlink(f"/proc/self/fd/{fd}")
-            except OSError:
+            target = _target(fd)
+            if not target or _ignored(target, self.ignore):
                 continue  # closed meanwhile (the directory listing's own descriptor)
             if target.startswith("socket:"):
                 target = sockets.get(fd, target)
             lines.append(f"fd -> {target}")
         return lines
+
+
+def _target(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
 
 
 def _open_fds() -> list[int]:
@@ -110,10 +130,17 @@ class ThreadsProbe:
         self._before: set[int] = set()
         self._sites: weakref.WeakKeyDictionary[threading.Thread, str] = weakref.WeakKeyDictionary()
         self._original: Any = None
+        self.ignore: Sequence[str] = ()
+        """Patterns of thread names not counted (``ThreadPoolExecutor-*``)."""
+
+    def _count(self) -> int:
+        if not self.ignore:
+            return threading.active_count()
+        return sum(1 for t in threading.enumerate() if not _ignored(t.name, self.ignore))
 
     def start(self) -> None:
         """Record the live threads and start recording where new ones start."""
-        self._baseline = threading.active_count()
+        self._baseline = self._count()
         self._before = {id(t) for t in threading.enumerate()}
         original = threading.Thread.start
         sites = self._sites
@@ -128,7 +155,7 @@ class ThreadsProbe:
 
     def sample(self) -> int:
         """Return the number of live threads, after a grace period for finishing ones."""
-        return _with_grace(threading.active_count, self._baseline)
+        return _with_grace(self._count, self._baseline)
 
     def stop(self) -> None:
         """Restore ``Thread.start``."""
@@ -138,7 +165,11 @@ class ThreadsProbe:
 
     def explain(self) -> list[str]:
         """Name, target and start site of the threads started since :meth:`start`."""
-        new = [t for t in threading.enumerate() if id(t) not in self._before]
+        new = [
+            t
+            for t in threading.enumerate()
+            if id(t) not in self._before and not _ignored(t.name, self.ignore)
+        ]
         lines = []
         for thread in new:
             target = getattr(thread, "_target", None)
@@ -169,14 +200,23 @@ class TasksProbe:
 
     def __init__(self) -> None:
         self._before: set[int] = set()
+        self.ignore: Sequence[str] = ()
+        """Patterns of coroutine names not counted (``*.heartbeat``)."""
+
+    def _tasks(self) -> list[Any]:
+        return [
+            task
+            for task in _pending_tasks()
+            if not self.ignore or not _ignored(_coroutine_name(task), self.ignore)
+        ]
 
     def start(self) -> None:
         """Remember the pending tasks."""
-        self._before = {id(t) for t in _pending_tasks()}
+        self._before = {id(t) for t in self._tasks()}
 
     def sample(self) -> int:
         """Return the number of pending tasks."""
-        return sum(1 for _ in _pending_tasks())
+        return len(self._tasks())
 
     def stop(self) -> None:
         """Forget the starting set."""
@@ -185,14 +225,19 @@ class TasksProbe:
     def explain(self) -> list[str]:
         """Coroutine and suspension point of each task created since :meth:`start`."""
         lines = []
-        new = [t for t in _pending_tasks() if id(t) not in self._before]
+        new = [t for t in self._tasks() if id(t) not in self._before]
         for task in new:
             coro = task.get_coro()
-            name = getattr(coro, "__qualname__", repr(coro))
+            name = _coroutine_name(task)
             frame = getattr(coro, "cr_frame", None)
             where = f" waiting at {frame.f_code.co_filename}:{frame.f_lineno}" if frame else ""
             lines.append(f"task: coroutine {name}{where}")
         return lines
+
+
+def _coroutine_name(task: Any) -> str:
+    coro = task.get_coro()
+    return str(getattr(coro, "__qualname__", repr(coro)))
 
 
 class ProcessesProbe:
@@ -212,6 +257,8 @@ class ProcessesProbe:
         self._baseline = 0
         self._started: weakref.WeakSet[Any] = weakref.WeakSet()
         self._original: Any = None
+        self.ignore: Sequence[str] = ()
+        """Patterns of command lines not counted (``*celery worker*``)."""
 
     def _running(self) -> list[Any]:
         found = {id(p): p for p in list(self._started) if p.returncode is None}
@@ -221,6 +268,8 @@ class ProcessesProbe:
         multiprocessing = sys.modules.get("multiprocessing")
         if multiprocessing is not None:
             running.extend(multiprocessing.active_children())
+        if self.ignore:
+            running = [p for p in running if not _ignored(_command(p), self.ignore)]
         return running
 
     def start(self) -> None:
@@ -252,14 +301,14 @@ class ProcessesProbe:
 
     def explain(self) -> list[str]:
         """The command line of each child still running."""
-        lines = []
-        for child in self._running():
-            args = getattr(child, "args", None)
-            if isinstance(args, (list, tuple)):
-                command = " ".join(map(str, args))
-            elif args is not None:
-                command = str(args)
-            else:
-                command = f"{type(child).__name__} {getattr(child, 'name', '')}".strip()
-            lines.append(f"process: {command}")
-        return lines
+        return [f"process: {_command(child)}" for child in self._running()]
+
+
+def _command(child: Any) -> str:
+    """A child's command line (a multiprocessing child: its class and name)."""
+    args = getattr(child, "args", None)
+    if isinstance(args, (list, tuple)):
+        return " ".join(map(str, args))
+    if args is not None:
+        return str(args)
+    return f"{type(child).__name__} {getattr(child, 'name', '')}".strip()
