@@ -156,10 +156,13 @@ def _sites(
                     f"{_short(f.filename, rootdir)}:{f.lineno}: {_source(f.filename, f.lineno)}"
                     for f in frames
                 ],
-                "called_from": [
-                    f"{_short(f.filename, rootdir)}:{f.lineno}: {_source(f.filename, f.lineno)}"
-                    for f in user[:-1]
-                ],
+                "called_from": list(
+                    dict.fromkeys(
+                        f"{_short(f.filename, rootdir)}:{f.lineno}: {_source(f.filename, f.lineno)}"
+                        for f in user[:-1]
+                        if (f.filename, f.lineno) != key
+                    )
+                ),
             },
         )
         entry["size_per_run"] += stat.size_diff / runs

@@ -311,7 +311,9 @@ def explanation_lines(explanation: Mapping[str, Any], top: int = 3) -> list[str]
         )
         if site.get("code"):
             lines.append(f"      {site['code']}")
-        for caller in site.get("called_from", [])[-2:]:
+        callers = site.get("called_from", [])
+        # The outermost (usually the test) and the nearest caller say the most.
+        for caller in dict.fromkeys([*callers[:1], *callers[-1:]]):
             lines.append(f"      called from {caller}")
     if not sites:
         lines.append("  (no growing Python allocation in your code: native memory, see rss)")
