@@ -62,9 +62,11 @@ def run_test(
     if reason is None:
         # The normal run's function-scoped teardown; the rest waits for the end.
         first_teardown = call_and_report(item, "teardown", log=False, nextitem=_parent(item))
+        request = getattr(item, "_request", None)
+        used = list(getattr(request, "_fixture_defs", {}).values())
         _forget_request(item)
         if first_teardown.passed:
-            verdict = measure(item, settings, factories)
+            verdict = measure(item, settings, factories, used)
             reports.append(_final_teardown(item, nextitem) or first_teardown)
         else:
             verdict = Verdict(SKIPPED, reason="the test's teardown failed")
@@ -154,7 +156,10 @@ class _Series:
 
 
 def measure(
-    item: pytest.Item, settings: Settings, factories: Mapping[str, ProbeFactory]
+    item: pytest.Item,
+    settings: Settings,
+    factories: Mapping[str, ProbeFactory],
+    used_fixtures: Sequence[Any] = (),
 ) -> Verdict:
     """Run the test ``warmup`` times, then between ``runs`` and ``max_runs`` times, sampling."""
     probes: list[Probe] = [factories[name]() for name in settings.probes]
@@ -169,7 +174,7 @@ def measure(
     sections = getattr(item, "_report_sections", None)
     kept_sections = len(sections) if sections is not None else 0
     kept_properties = len(item.user_properties)
-    finalizers = _higher_scope_finalizers(item)
+    finalizers = _higher_scope_finalizers(item, used_fixtures)
 
     def judge() -> Decision:
         start = min(settings.warmup, series.count - 2) if series.count >= 2 else 0
@@ -256,7 +261,7 @@ def measure(
     )
 
 
-def _higher_scope_finalizers(item: pytest.Item) -> list[tuple[list[Any], int]]:
+def _higher_scope_finalizers(item: pytest.Item, used: Sequence[Any]) -> list[tuple[list[Any], int]]:
     """The finalizer lists of the test's module- and session-scoped fixtures, with lengths.
 
     Each setup of a function-scoped fixture appends its ``finish`` to the fixtures it
@@ -265,12 +270,19 @@ def _higher_scope_finalizers(item: pytest.Item) -> list[tuple[list[Any], int]]:
     grow with every run like a leak.
     """
     info = getattr(item, "_fixtureinfo", None)
+    fixturedefs = [d for defs in getattr(info, "name2fixturedefs", {}).values() for d in defs]
+    # Fixtures requested with getfixturevalue (pytest-asyncio's event loops) are not in
+    # the closure: the normal run's request remembered them.
+    fixturedefs.extend(used)
     found: list[tuple[list[Any], int]] = []
-    for defs in getattr(info, "name2fixturedefs", {}).values():
-        for fixturedef in defs:
-            kept = getattr(fixturedef, "_finalizers", None)
-            if isinstance(kept, list) and getattr(fixturedef, "scope", "function") != "function":
-                found.append((kept, len(kept)))
+    seen: set[int] = set()
+    for fixturedef in fixturedefs:
+        if id(fixturedef) in seen:
+            continue
+        seen.add(id(fixturedef))
+        kept = getattr(fixturedef, "_finalizers", None)
+        if isinstance(kept, list) and getattr(fixturedef, "scope", "function") != "function":
+            found.append((kept, len(kept)))
     return found
 
 
