@@ -108,7 +108,7 @@ class Explainer:
         self._snapshot = None
         del snapshot
         growing = _growing_types(self._types, types_after, runs)
-        chain = _chain(_chain_target(growing), self.notes)
+        chain = _chain(_chain_target(growing), self.notes, _newest_held(holders, growing))
         return {
             "runs": runs,
             "sites": sites,
@@ -343,8 +343,32 @@ def _chain_target(growing: list[dict[str, Any]]) -> str | None:
     return str(steady[0]["type"]) if steady else None
 
 
-def _chain(type_name: str | None, notes: list[str]) -> str | None:
-    if type_name is None:
+def _newest_held(holders: list[dict[str, Any]], growing: list[dict[str, Any]]) -> Any:
+    """The newest entry of the top holder, if it is of a growing type: the best target.
+
+    The newest object of a growing type anywhere may be pytest's (a request's bound
+    method); the newest entry of a growing module-level container is the leak's.
+    """
+    names = {str(entry["type"]) for entry in growing}
+    for holder in holders:
+        container = _find(holder["path"])
+        try:
+            if isinstance(container, dict) and container:
+                item = container[next(reversed(container))]
+            elif isinstance(container, (list, collections.deque)) and container:
+                item = container[-1]
+            else:
+                continue
+        except Exception:  # a user's container may do anything
+            continue
+        cls = type(item)
+        if f"{cls.__module__}.{cls.__qualname__}".removeprefix("builtins.") in names:
+            return item
+    return None
+
+
+def _chain(type_name: str | None, notes: list[str], preferred: Any = None) -> str | None:
+    if type_name is None and preferred is None:
         return None
     try:
         import objgraph
@@ -353,11 +377,14 @@ def _chain(type_name: str | None, notes: list[str]) -> str | None:
             "install pytest-leakguard[objgraph] for the back-reference chain of leaked objects"
         )
         return None
-    objects = objgraph.by_type(type_name)
-    if not objects:
-        return None
-    target = objects[-1]
-    del objects
+    if preferred is not None:
+        target = preferred
+    else:
+        objects = objgraph.by_type(type_name)
+        if not objects:
+            return None
+        target = objects[-1]
+        del objects
     # Referrers in the frozen generation are invisible to gc.get_referrers.
     gc.unfreeze()
     try:

@@ -10,6 +10,7 @@ the final teardown, which uses the real next item.
 from __future__ import annotations
 
 import collections
+import functools
 import gc
 import warnings
 from array import array
@@ -62,11 +63,10 @@ def run_test(
     if reason is None:
         # The normal run's function-scoped teardown; the rest waits for the end.
         first_teardown = call_and_report(item, "teardown", log=False, nextitem=_parent(item))
-        request = getattr(item, "_request", None)
-        used = list(getattr(request, "_fixture_defs", {}).values())
         _forget_request(item)
+        _drop_stale_finalizers(item)
         if first_teardown.passed:
-            verdict = measure(item, settings, factories, used)
+            verdict = measure(item, settings, factories)
             reports.append(_final_teardown(item, nextitem) or first_teardown)
         else:
             verdict = Verdict(SKIPPED, reason="the test's teardown failed")
@@ -126,9 +126,55 @@ def _forget_request(item: pytest.Item) -> None:
         function.funcargs = None
 
 
+def _drop_stale_finalizers(item: pytest.Item) -> None:
+    """Forget the fixture finalizers a run left on the nodes and fixtures still set up.
+
+    pytest registers ``partial(fixture.finish, request)`` on every fixture a fixture
+    requests (and, before pytest 8.1, on the node of every fixture requested, even a
+    cached one), and empties those lists only when that fixture or node is torn
+    down.  Every run of a test whose function-scoped fixture requests a module- or
+    session-scoped one (pytest-asyncio's event loop runner does) would then keep a
+    partial, a bound method and a request alive: pytest's growth, not the test's.
+    A finalizer of a fixture already torn down does nothing, and of several for
+    one live fixture only the last one registered does anything; the others go.
+    """
+    for finalizers, _ in item.session._setupstate.stack.values():
+        _prune(finalizers)
+        for finalizer in finalizers:
+            owner = _finish_owner(finalizer)
+            if owner is not None:
+                _prune(owner._finalizers)
+
+
+def _prune(finalizers: list[Any]) -> None:
+    seen: set[int] = set()
+    kept = []
+    for finalizer in reversed(finalizers):
+        owner = _finish_owner(finalizer)
+        if owner is not None:
+            if owner.cached_result is None or id(owner) in seen:
+                continue
+            seen.add(id(owner))
+        kept.append(finalizer)
+    if len(kept) < len(finalizers):
+        finalizers[:] = reversed(kept)
+
+
+def _finish_owner(finalizer: object) -> pytest.FixtureDef[Any] | None:
+    """The fixture whose ``finish`` ``finalizer`` calls, if it is such a partial."""
+    if not isinstance(finalizer, functools.partial):
+        return None
+    owner = getattr(finalizer.func, "__self__", None)
+    if isinstance(owner, pytest.FixtureDef) and finalizer.func.__name__ == "finish":
+        return owner
+    return None
+
+
 def _rerun(item: pytest.Item) -> Verdict | None:
     """Run the test once more; a verdict if the run did not pass."""
-    for report in runtestprotocol(item, log=False, nextitem=_parent(item)):
+    reports = runtestprotocol(item, log=False, nextitem=_parent(item))
+    _drop_stale_finalizers(item)
+    for report in reports:
         if report.failed:
             return Verdict(
                 ERROR,
@@ -156,10 +202,7 @@ class _Series:
 
 
 def measure(
-    item: pytest.Item,
-    settings: Settings,
-    factories: Mapping[str, ProbeFactory],
-    used_fixtures: Sequence[Any] = (),
+    item: pytest.Item, settings: Settings, factories: Mapping[str, ProbeFactory]
 ) -> Verdict:
     """Run the test ``warmup`` times, then between ``runs`` and ``max_runs`` times, sampling."""
     probes: list[Probe] = [factories[name]() for name in settings.probes]
@@ -174,7 +217,6 @@ def measure(
     sections = getattr(item, "_report_sections", None)
     kept_sections = len(sections) if sections is not None else 0
     kept_properties = len(item.user_properties)
-    finalizers = _higher_scope_finalizers(item, used_fixtures)
 
     def judge() -> Decision:
         start = min(settings.warmup, series.count - 2) if series.count >= 2 else 0
@@ -220,8 +262,6 @@ def measure(
                 if sections is not None:
                     del sections[kept_sections:]
                 del item.user_properties[kept_properties:]
-                for kept, length in finalizers:
-                    del kept[length:]
                 del recorded[:]
                 return failure
 
@@ -259,31 +299,6 @@ def measure(
         samples=samples,
         explanation=explanation,
     )
-
-
-def _higher_scope_finalizers(item: pytest.Item, used: Sequence[Any]) -> list[tuple[list[Any], int]]:
-    """The finalizer lists of the test's module- and session-scoped fixtures, with lengths.
-
-    Each setup of a function-scoped fixture appends its ``finish`` to the fixtures it
-    depends on (``tmp_path`` to ``tmp_path_factory``...).  After a re-run those
-    entries belong to fixtures already torn down: they are trimmed, or they would
-    grow with every run like a leak.
-    """
-    info = getattr(item, "_fixtureinfo", None)
-    fixturedefs = [d for defs in getattr(info, "name2fixturedefs", {}).values() for d in defs]
-    # Fixtures requested with getfixturevalue (pytest-asyncio's event loops) are not in
-    # the closure: the normal run's request remembered them.
-    fixturedefs.extend(used)
-    found: list[tuple[list[Any], int]] = []
-    seen: set[int] = set()
-    for fixturedef in fixturedefs:
-        if id(fixturedef) in seen:
-            continue
-        seen.add(id(fixturedef))
-        kept = getattr(fixturedef, "_finalizers", None)
-        if isinstance(kept, list) and getattr(fixturedef, "scope", "function") != "function":
-            found.append((kept, len(kept)))
-    return found
 
 
 def _explain(item: pytest.Item, run_once: Callable[[], Verdict | None]) -> dict[str, Any]:
