@@ -100,11 +100,16 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Run the suite once under --leakguard in a subprocess; verdicts by test name."""
-    directory: Path = tmp_path_factory.mktemp("resources")
-    (directory / "test_resources_suite.py").write_text(SUITE)
+def run_suite(
+    tmp_path_factory: pytest.TempPathFactory, name: str, source: str, *args: str, sleeper: str
+) -> dict[str, dict[str, Any]]:
+    """Run ``source`` under --leakguard in a subprocess; verdicts by test name.
+
+    ``sleeper`` is the command-line fragment of the children the suite leaks: they are
+    stopped afterwards, whatever happened.
+    """
+    directory: Path = tmp_path_factory.mktemp(name)
+    (directory / f"test_{name}_suite.py").write_text(source)
     report = directory / "report.json"
     command = [
         sys.executable,
@@ -118,17 +123,23 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
         "ignore::ResourceWarning",
         "--leakguard",
         f"--leakguard-json={report}",
+        *args,
     ]
     try:
         done = subprocess.run(
             command, cwd=directory, capture_output=True, text=True, check=False, timeout=600
         )
     finally:
-        # The leaked children sleep; do not let them outlive the test.
-        subprocess.run(["pkill", "-f", "time.sleep(120)"], check=False)
+        subprocess.run(["pkill", "-f", sleeper], check=False)
     assert done.returncode == 1, done.stdout + done.stderr
     tests = json.loads(report.read_text())["tests"]
     return {t["nodeid"].split("::")[-1]: t for t in tests}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The resource suite once under --leakguard."""
+    return run_suite(tmp_path_factory, "resources", SUITE, sleeper="time.sleep(120)")
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -181,32 +192,13 @@ def test_other_threads_still_count():
 @pytest.fixture(scope="module")
 def suppressed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """The suppression suite under --leakguard-ignore (CLI) and the marker's ignore=."""
-    directory: Path = tmp_path_factory.mktemp("suppressed")
-    (directory / "test_suppressed_suite.py").write_text(SUPPRESSED)
-    report = directory / "report.json"
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-o",
-        "addopts=",
-        "-W",
-        "ignore::ResourceWarning",
-        "--leakguard",
-        f"--leakguard-json={report}",
+    return run_suite(
+        tmp_path_factory,
+        "suppressed",
+        SUPPRESSED,
         "--leakguard-ignore=thread:poller-*,process:*time.sleep(121)*",
-    ]
-    try:
-        done = subprocess.run(
-            command, cwd=directory, capture_output=True, text=True, check=False, timeout=600
-        )
-    finally:
-        subprocess.run(["pkill", "-f", "time.sleep(121)"], check=False)
-    assert done.returncode == 1, done.stdout + done.stderr
-    tests = json.loads(report.read_text())["tests"]
-    return {t["nodeid"].split("::")[-1]: t for t in tests}
+        sleeper="time.sleep(121)",
+    )
 
 
 @pytest.mark.parametrize(
