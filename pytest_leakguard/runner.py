@@ -276,9 +276,9 @@ def measure(
                 if decision.status != CONTINUE:
                     break
                 decision = None  # not kept alive into the next sample
-            if decision is not None and decision.status == LEAK and settings.explain:
-                explanation = _explain(item, run_once)
             if decision is not None and decision.status == LEAK:
+                if settings.explain:
+                    explanation = _explain(item, run_once)
                 resources = _explain_resources(probes, decision)
                 if resources:
                     explanation = {**(explanation or {}), "resources": resources}
