@@ -261,13 +261,16 @@ class ProcessesProbe:
         """Patterns of command lines not counted (``*celery worker*``)."""
 
     def _running(self) -> list[Any]:
-        found = {id(p): p for p in list(self._started) if p.returncode is None}
         subprocess = sys.modules.get("subprocess")
-        found.update((id(p), p) for p in list(getattr(subprocess, "_active", None) or []))
-        running = [p for p in found.values() if p.poll() is None]
-        multiprocessing = sys.modules.get("multiprocessing")
-        if multiprocessing is not None:
-            running.extend(multiprocessing.active_children())
+        dropped = getattr(subprocess, "_active", None)
+        running = []
+        if self._started or dropped:  # most tests start no process: skip the bookkeeping
+            found = {id(p): p for p in list(self._started) if p.returncode is None}
+            found.update((id(p), p) for p in list(dropped or []))
+            running = [p for p in found.values() if p.poll() is None]
+        process = sys.modules.get("multiprocessing.process")
+        if getattr(process, "_children", None):  # only then can active_children() find any
+            running.extend(sys.modules["multiprocessing"].active_children())
         if self.ignore:
             running = [p for p in running if not _ignored(_command(p), self.ignore)]
         return running
