@@ -25,7 +25,7 @@ process shares it with everything else (pytest, capture, the allocator's own
 bookkeeping).  Smaller native leaks need the memray backend."""
 
 DEFAULT_WARMUP = 2
-DEFAULT_RUNS = 5
+DEFAULT_RUNS = 3
 DEFAULT_MAX_RUNS = 20
 
 MARKER_KWARGS = (
@@ -251,7 +251,8 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
         "runs",
         "--leakguard-runs",
         "leakguard_runs",
-        f"measured runs at least, after the warm-up (default {DEFAULT_RUNS})",
+        f"measured runs at least, after the warm-up (default {DEFAULT_RUNS};"
+        " 5 when a probe moves at all)",
     ),
     (
         "max_runs",

@@ -19,17 +19,32 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import pytest
-from _pytest.runner import CallInfo, call_and_report, runtestprotocol
+from _pytest.runner import CallInfo, call_and_report
 
 from .config import RSS_FLOOR, Settings
 from .explain import Explainer
 from .probes import Probe, ProbeFactory
 from .probes.resources import IGNORE_KINDS
+from .rerun import Rerun
 from .settle import settle
-from .verdict import CONTINUE, ERROR, GROWING, LEAK, SKIPPED, Decision, Verdict, decide
+from .verdict import (
+    CONTINUE,
+    ERROR,
+    GROWING,
+    LEAK,
+    MIN_MOVING_RUNS,
+    SKIPPED,
+    Decision,
+    Verdict,
+    decide,
+    is_quiet,
+)
 
 FLOORS = {"rss": float(RSS_FLOOR)}
 """Resolution of probes whose small moves are noise (see :data:`config.RSS_FLOOR`)."""
+
+_JUDGED = False
+"""Whether this process has judged a series yet (see :func:`measure`)."""
 
 EXPLAIN_RUNS = 3
 """Extra runs of a leaking test between the two observations of the deep probes."""
@@ -170,20 +185,19 @@ def _finish_owner(finalizer: object) -> pytest.FixtureDef[Any] | None:
     return None
 
 
-def _rerun(item: pytest.Item) -> Verdict | None:
+def _rerun(rerun: Rerun) -> Verdict | None:
     """Run the test once more; a verdict if the run did not pass."""
-    reports = runtestprotocol(item, log=False, nextitem=_parent(item))
-    _drop_stale_finalizers(item)
-    for report in reports:
-        if report.failed:
-            return Verdict(
-                ERROR,
-                reason=f"{report.when} failed when the test was run again",
-                error=report.longreprtext,
-            )
-        if report.skipped:
-            return Verdict(SKIPPED, reason="the test skipped itself when run again")
-    return None
+    report = rerun()
+    _drop_stale_finalizers(rerun.item)
+    if report is None:
+        return None
+    if report.skipped:
+        return Verdict(SKIPPED, reason="the test skipped itself when run again")
+    return Verdict(
+        ERROR,
+        reason=f"{report.when} failed when the test was run again",
+        error=report.longreprtext,
+    )
 
 
 class _Series:
@@ -205,6 +219,7 @@ def measure(
     item: pytest.Item, settings: Settings, factories: Mapping[str, ProbeFactory]
 ) -> Verdict:
     """Run the test ``warmup`` times, then between ``runs`` and ``max_runs`` times, sampling."""
+    global _JUDGED
     probes: list[Probe] = [factories[name]() for name in settings.probes]
     for probe in probes:
         if hasattr(probe, "ignore"):
@@ -213,6 +228,7 @@ def measure(
             ]
     units = {p.name: p.unit for p in probes}
     thresholds = settings.thresholds(units)
+    rerun = Rerun(item)
     series = _Series(settings.probes, 1 + settings.warmup + settings.max_runs)
     sections = getattr(item, "_report_sections", None)
     kept_sections = len(sections) if sections is not None else 0
@@ -252,13 +268,17 @@ def measure(
             # Recorded (and dropped) per run: pytest's own recorder would keep every
             # re-run's warnings, and "default" filters would grow module registries.
             warnings.simplefilter("always")
-            series.count = 2
-            judge()  # fill the free lists the judging itself uses, before any sample
-            series.count = 0
+            if not _JUDGED:
+                # The first judging of the process makes one-off allocations; not
+                # between two samples of a test.
+                series.count = 2
+                judge()
+                series.count = 0
+                _JUDGED = True
             sample()
 
             def run_once() -> Verdict | None:
-                failure = _rerun(item)
+                failure = _rerun(rerun)
                 if sections is not None:
                     del sections[kept_sections:]
                 del item.user_properties[kept_properties:]
@@ -270,8 +290,13 @@ def measure(
                 if verdict is not None:
                     break
                 sample()
-                if series.count <= settings.warmup + settings.runs:
-                    continue  # too few runs to judge (the judging was warmed up before s0)
+                measured = series.count - 1 - settings.warmup
+                if measured < settings.runs:
+                    continue  # too few runs to judge
+                if measured < min(MIN_MOVING_RUNS, settings.max_runs) and not is_quiet(
+                    series.windows(settings.warmup), thresholds, FLOORS
+                ):
+                    continue  # decide() would say so too, at a higher price
                 decision = judge()
                 if decision.status != CONTINUE:
                     break

@@ -43,6 +43,23 @@ CONTINUE = "continue"
 MIN_TAIL = 4
 """Runs in the shortest tail: a leak that grows every 2nd, 3rd or 4th run is seen in it."""
 
+MIN_MOVING_RUNS = MIN_TAIL + 1
+"""The fewest measured runs for a window that moved at all: its tail needs :data:`MIN_TAIL`
+runs after the first one, which may hold the last of a one-off step."""
+
+
+def is_quiet(
+    windows: Mapping[str, Sequence[float]],
+    thresholds: Mapping[str, float | None],
+    floors: Mapping[str, float] | None = None,
+) -> bool:
+    """Whether no decisive probe's window moved at all (beyond the probe's resolution floor)."""
+    floors = floors or {}
+    return all(
+        thresholds.get(name) is None or max(window) - min(window) <= floors.get(name, 0.0)
+        for name, window in windows.items()
+    )
+
 
 @dataclass(frozen=True)
 class ProbeTrend:
@@ -105,6 +122,8 @@ def assess(
     steps = len(window) - 1
     if steps < 1:
         raise ValueError("a window needs at least two samples")
+    if min(window) == max(window):  # the common case, without the arithmetic
+        return ProbeTrend(probe, unit, FLAT, 0.0, 0.0, 0, steps, threshold)
     limit = 0.0 if threshold is None else threshold
     growth = (window[-1] - window[0]) / steps
     tail = tail_length(steps)
@@ -145,7 +164,9 @@ def decide(
 ) -> Decision:
     """Judge the windows of all probes after ``len(window) - 1`` measured runs.
 
-    * fewer than ``min_runs`` runs: :data:`CONTINUE`;
+    * fewer than ``min_runs`` runs, or fewer than :data:`MIN_MOVING_RUNS` (and
+      ``max_runs``) when a decisive probe moved at all (see :func:`is_quiet`):
+      :data:`CONTINUE`;
     * every decisive probe flat: :data:`CLEAN` (early stop);
     * a decisive probe growing or noisy before ``max_runs``: :data:`CONTINUE`
       (a bounded cache that is still filling looks like a leak until it is full);
@@ -164,7 +185,9 @@ def decide(
     )
     runs = min((t.runs for t in trends), default=0)
     decisive = [t for t in trends if t.decisive]
-    if runs < min_runs:
+    if runs < min_runs or (
+        runs < min(MIN_MOVING_RUNS, max_runs) and not is_quiet(windows, thresholds, floors)
+    ):
         return Decision(CONTINUE, trends)
     if all(t.trend == FLAT for t in decisive):
         return Decision(CLEAN, trends)

@@ -325,7 +325,7 @@ def run_settings(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResul
 
 
 PRECEDENCE = [
-    pytest.param({}, [], {"runs": 5, "max_runs": 20, "warmup": 2, "strict": False}, id="defaults"),
+    pytest.param({}, [], {"runs": 3, "max_runs": 20, "warmup": 2, "strict": False}, id="defaults"),
     pytest.param({"leakguard_runs": "7"}, [], {"runs": 7}, id="ini"),
     pytest.param({"leakguard_runs": "7"}, ["--leakguard-runs=6"], {"runs": 6}, id="cli-over-ini"),
     pytest.param({}, ["--leakguard-runs=6"], {"runs": 6}, id="cli"),

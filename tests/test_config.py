@@ -302,7 +302,7 @@ def test_defaults() -> None:
         DEFAULT_MAX_RUNS,
         DEFAULT_WARMUP,
     )
-    assert (DEFAULT_RUNS, DEFAULT_MAX_RUNS, DEFAULT_WARMUP) == (5, 20, 2)
+    assert (DEFAULT_RUNS, DEFAULT_MAX_RUNS, DEFAULT_WARMUP) == (3, 20, 2)
     assert BASE.thresholds(UNITS) == thresholds(Budget())
 
 

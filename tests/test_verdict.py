@@ -24,6 +24,7 @@ from pytest_leakguard.verdict import (
     GROWING,
     INCONCLUSIVE,
     LEAK,
+    MIN_MOVING_RUNS,
     MIN_TAIL,
     NOISY,
     SKIPPED,
@@ -32,6 +33,7 @@ from pytest_leakguard.verdict import (
     Verdict,
     assess,
     decide,
+    is_quiet,
     tail_length,
 )
 
@@ -193,6 +195,31 @@ def test_decide_continues_before_min_runs_even_when_flat() -> None:
         assert decision.status == CONTINUE
     decision = decide({"p": [7] * 6}, {"p": 0.0}, {}, min_runs=5, max_runs=20)
     assert decision.status == CLEAN
+
+
+def test_decide_quiet_window_is_clean_at_min_runs_a_moving_one_needs_five() -> None:
+    """Not one unit of change over ``min_runs`` runs is enough; any move asks for a tail."""
+    assert decide({"p": [7] * 4}, {"p": 0.0}, {}, min_runs=3, max_runs=20).status == CLEAN
+    moved = [7, 8, 8, 8]  # one block, in the first run: clean in the end, not on 3 runs
+    assert decide({"p": moved}, {"p": 0.0}, {}, min_runs=3, max_runs=20).status == CONTINUE
+    assert decide({"p": [*moved, 8, 8]}, {"p": 0.0}, {}, min_runs=3, max_runs=20).status == CLEAN
+    assert MIN_MOVING_RUNS == 5
+    # A max_runs below it wins: the run stops there, with a verdict.
+    assert decide({"p": moved}, {"p": 0.0}, {}, min_runs=3, max_runs=3).status == INCONCLUSIVE
+
+
+def test_is_quiet_ignores_informative_probes_and_moves_below_the_floor() -> None:
+    windows = {"blocks": [5, 5, 5], "rss": [4096, 8192, 4096], "info": [1, 2, 3]}
+    thresholds = {"blocks": 0.0, "rss": 65536.0, "info": None}
+    assert is_quiet(windows, thresholds, {"rss": 65536.0})
+    assert not is_quiet(windows, thresholds)  # without its floor, rss moved
+    assert not is_quiet({**windows, "blocks": [5, 6, 5]}, thresholds, {"rss": 65536.0})
+
+
+def test_assess_constant_window_is_flat_with_no_growth() -> None:
+    trend = assess("p", [3, 3, 3, 3], 0.0)
+    assert (trend.trend, trend.growth_per_run, trend.tail_growth_per_run) == (FLAT, 0.0, 0.0)
+    assert (trend.rising_runs, trend.runs, trend.sustained_growth_per_run) == (0, 3, 0.0)
 
 
 def test_decide_flat_is_clean_at_min_runs() -> None:

@@ -1,0 +1,126 @@
+"""One more run of a test that already passed: setup, call and teardown, no reports.
+
+pytest's ``runtestprotocol`` makes a report for every phase and wraps every
+phase in output capture and log capture.  A re-run that passes needs none of
+the reports, and capture once around the whole run does what capture three
+times does, so a re-run here:
+
+* calls the phase hooks (``pytest_runtest_setup``, ``_call``, ``_teardown``)
+  of every plugin except pytest's capture, logging and skipping plugins, so
+  fixtures, pytest-asyncio, pytest-randomly, pytest-timeout... work as in a
+  normal run;
+* wraps the three phases once in the capture plugin's ``item_capture`` and the
+  logging plugin's per-phase log capture (what ``capsys`` and ``caplog`` need);
+* skips the skipping plugin, which evaluates ``skipif``/``xfail`` marks: the
+  test passed with them already;
+* makes a report only when a phase failed, for the error message (and records
+  a passed phase where ``tmp_path`` looks for it, as the tmpdir plugin's report
+  hook does).
+
+This matters because every allocation is traced while tests are measured: a
+full protocol run allocated about twice what a re-run here allocates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from functools import partial
+from typing import Any, Literal, cast
+
+import pytest
+from _pytest.logging import caplog_handler_key, caplog_records_key
+from _pytest.outcomes import Exit
+from _pytest.runner import CallInfo
+from _pytest.tmpdir import tmppath_result_key
+
+ONCE_PER_RUN = ("capturemanager", "logging-plugin")
+"""Plugins whose phase wrappers are applied once around a whole re-run instead."""
+
+NOT_RERUN = ("skipping",)
+"""Plugins whose phase hooks a re-run of a passing test does not need."""
+
+Phase = Literal["setup", "call", "teardown"]
+PHASES: tuple[Phase, ...] = ("setup", "call", "teardown")
+
+
+class Rerun:
+    """Runs one test again and again; made once per checked test."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.item = item
+        self.nextitem = cast(pytest.Item, item.parent)  # tears down the function scope only
+        manager = item.config.pluginmanager
+        removed = {manager.get_plugin(name) for name in (*ONCE_PER_RUN, *NOT_RERUN)}
+        removed.discard(None)
+        self.hooks: dict[str, Any] = {}
+        for when in PHASES:
+            name = f"pytest_runtest_{when}"
+            # item.ihook already leaves out the conftests of other directories.
+            everyone = {impl.plugin for impl in getattr(manager.hook, name).get_hookimpls()}
+            here = {impl.plugin for impl in getattr(item.ihook, name).get_hookimpls()}
+            self.hooks[when] = manager.subset_hook_caller(name, list((everyone - here) | removed))
+        self.capture = manager.get_plugin("capturemanager")
+        self.logging = manager.get_plugin("logging-plugin")
+        self.reraise: tuple[type[BaseException], ...] = (Exit,)
+        if not item.config.getoption("usepdb", False):
+            self.reraise += (KeyboardInterrupt,)
+
+    def __call__(self) -> pytest.TestReport | None:
+        """Run the test once; the report of the first phase that did not pass, if any."""
+        item = cast(Any, self.item)
+        if hasattr(item, "_request") and not item._request:
+            item._initrequest()  # as runtestprotocol does: each run gets a fresh request
+        failed: pytest.TestReport | None = None
+        try:
+            with self._captured():
+                for when in PHASES:
+                    if when == "call" and failed is not None:
+                        continue
+                    info = CallInfo.from_call(
+                        partial(self._phase, when), when=when, reraise=self.reraise
+                    )
+                    if info.excinfo is not None and failed is None:
+                        failed = item.ihook.pytest_runtest_makereport(item=item, call=info)
+                    elif failed is None and when != "teardown":
+                        # What the tmpdir plugin's report hook records of a passed phase;
+                        # tmp_path's teardown reads it.
+                        item.stash.setdefault(tmppath_result_key, {})[when] = True
+        finally:
+            if hasattr(item, "_request"):
+                item._request = False
+                item.funcargs = None
+        return failed
+
+    def _phase(self, when: Phase) -> None:
+        if when == "teardown":
+            self.hooks[when](item=self.item, nextitem=self.nextitem)
+        else:
+            self.hooks[when](item=self.item)
+
+    @contextlib.contextmanager
+    def _captured(self) -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            if self.capture is not None:
+                stack.enter_context(self.capture.item_capture("call", self.item))
+            if self.logging is not None:
+                stash = self.item.stash
+                stash[caplog_records_key] = {}
+                stack.callback(_forget_logs, stash)
+                stack.enter_context(_log_capture(self.logging, self.item))
+            yield
+
+
+def _log_capture(plugin: Any, item: pytest.Item) -> contextlib.AbstractContextManager[None]:
+    run = plugin._runtest_for(item, "call")
+    if hasattr(run, "__enter__"):  # pytest >= 8.1: a context manager
+        return cast("contextlib.AbstractContextManager[None]", run)
+    return contextlib.contextmanager(lambda: run)()  # pytest 8.0: a generator
+
+
+def _forget_logs(stash: pytest.Stash) -> None:
+    # As the logging plugin's teardown does: the records must not outlive the run.
+    if caplog_records_key in stash:
+        del stash[caplog_records_key]
+    if caplog_handler_key in stash:
+        del stash[caplog_handler_key]
