@@ -28,6 +28,8 @@ exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 # links, and their #anchors are GitHub's heading slugs, which MyST generates as well.
 myst_heading_anchors = 4
 myst_enable_extensions = ["colon_fence"]
+# Blocks without a language are terminal output or commands: not highlighted as Python.
+highlight_language = "text"
 
 html_theme = "furo"
 html_title = f"pytest-leakguard {release}"
