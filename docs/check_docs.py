@@ -18,6 +18,10 @@ from pytest_leakguard.report.json_report import _FIELDS
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+REPOSITORY = "https://github.com/pytest-leakguard/pytest-leakguard/"
+"""Pages in docs/ link to files outside docs/ (the example, the benchmark scripts) through
+the repository's address, which works on GitHub and in the built site alike; such a link must
+name a file or directory that exists here: ``REPOSITORY + "blob/main/PATH"`` (or ``tree``)."""
 
 
 def anchors(path: Path) -> set[str]:
@@ -33,8 +37,18 @@ def anchors(path: Path) -> set[str]:
 def check_links(path: Path) -> list[str]:
     problems = []
     for target in LINK.findall(path.read_text(encoding="utf-8")):
+        if target.startswith(REPOSITORY):
+            file_part = re.sub(r"^(blob|tree)/main/", "", target[len(REPOSITORY) :])
+            if file_part == target[len(REPOSITORY) :] or not (ROOT / file_part).exists():
+                problems.append(f"{path.relative_to(ROOT)}: link to missing {target}")
+            continue
         if re.match(r"[a-z]+:", target):
             continue  # an external link
+        if _outside_docs(path, target):
+            problems.append(
+                f"{path.relative_to(ROOT)}: {target} is outside docs/: use {REPOSITORY}"
+            )
+            continue
         file_part, _, anchor = target.partition("#")
         linked = (path.parent / file_part).resolve() if file_part else path
         if not linked.exists():
@@ -42,6 +56,13 @@ def check_links(path: Path) -> list[str]:
         elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
             problems.append(f"{path.relative_to(ROOT)}: link to missing heading {target}")
     return problems
+
+
+def _outside_docs(page: Path, target: str) -> bool:
+    """A relative link from a page in docs/ to a file that the built site does not have."""
+    if not page.resolve().is_relative_to(DOCS):
+        return False  # README.md and CHANGELOG.md, read on GitHub only
+    return not (page.parent / target.partition("#")[0]).resolve().is_relative_to(DOCS)
 
 
 def check_coverage() -> list[str]:
@@ -65,7 +86,8 @@ def check_coverage() -> list[str]:
 
 
 def main() -> int:
-    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted(DOCS.glob("*.md"))]
+    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md"]
+    pages += sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.relative_to(DOCS).parts)
     problems = check_coverage()
     for page in pages:
         problems.extend(check_links(page))

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import events
 from .models import Line
 from .repository import OrderNotFound, OrderRepository
 
@@ -34,8 +35,9 @@ class Response:
 
 
 class OrderHandler:
-    def __init__(self, repository: OrderRepository) -> None:
+    def __init__(self, repository: OrderRepository, bus: events.EventBus = events.bus) -> None:
         self.repository = repository
+        self.bus = bus
 
     def handle(self, request: Request) -> Response:
         parts = request.path.strip("/").split("/")
@@ -54,6 +56,7 @@ class OrderHandler:
         lines = [Line(sku, quantity) for sku, quantity in request.body["lines"]]
         order = self.repository.create(request.body["customer"], lines)
         log.info("order %s created for %s", order.id, order.customer)
+        self.bus.publish("order.created", order)
         return Response(201, {"id": order.id, "total": str(order.total)})
 
     def _cancel(self, order_id: int) -> Response:

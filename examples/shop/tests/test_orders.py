@@ -4,8 +4,10 @@ import logging
 from decimal import Decimal
 
 import pytest
+from shop.events import bus
 from shop.handlers import OrderHandler, Request
 from shop.models import Line
+from shop.notifications import Notifier
 from shop.pricing import UnknownProduct, quote
 from shop.reports import daily_percentiles, revenue
 from shop.repository import OrderRepository
@@ -58,6 +60,14 @@ def test_sales_report(handler: OrderHandler, repository: OrderRepository) -> Non
     place(handler, "linus", ("HD-500", 2))
     report = daily_percentiles(repository)
     assert 49.9 <= report["p50"] <= report["p90"] <= report["p99"] <= 178.0 * 1.6
+
+
+def test_order_confirmation_is_sent(handler: OrderHandler) -> None:
+    # The notifier subscribes a bound method to the process-wide bus; the bus holds it
+    # weakly, so the notifier is gone when the test ends.
+    notifier = Notifier(bus)
+    order_id = place(handler, "grace", ("HD-500", 1))
+    assert notifier.outbox == [f"to grace: order {order_id} confirmed, total 89.00"]
 
 
 def test_receipt(handler: OrderHandler) -> None:
