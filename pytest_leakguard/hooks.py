@@ -16,7 +16,9 @@ def pytest_leakguard_probes(config: pytest.Config) -> Mapping[str, ProbeFactory]
     """Return extra probes, as a mapping of probe name to a factory.
 
     A factory takes no argument and returns an object with ``name``, ``unit``
-    (``"bytes"`` or ``"count"``), ``start()``, ``sample() -> int`` and
+    (``"bytes"``, ``"count"`` or ``"resources"``: the budget rules that apply, see
+    :class:`pytest_leakguard.probes.Probe`; another unit is a usage error),
+    ``start()``, ``sample() -> int`` and
     ``stop()`` (see :class:`pytest_leakguard.probes.Probe`).  Added probes are
     sampled by default and can be selected with ``--leakguard-probes``.
     """

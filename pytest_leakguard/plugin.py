@@ -30,6 +30,9 @@ from .runner import attach, run_test
 from .verdict import ERROR, INCONCLUSIVE, LEAK, Verdict
 
 ITEM_SETTINGS = pytest.StashKey[Settings]()
+UNITS = ("bytes", "count", "resources")
+"""The units a probe may have; the budget rules depend on them."""
+
 PLUGIN_NAME = "leakguard-session"
 
 _STATUS_WORDS = {
@@ -89,6 +92,12 @@ def pytest_configure(config: pytest.Config) -> None:
     for extra in config.hook.pytest_leakguard_probes(config=config):
         factories.update(extra)
     units = {name: factory().unit for name, factory in factories.items()}
+    for name, unit in units.items():
+        if unit not in UNITS:
+            raise pytest.UsageError(
+                f"leakguard: probe {name!r} (from the pytest_leakguard_probes hook) has unit"
+                f" {unit!r}; expected one of {', '.join(UNITS)}"
+            )
     settings = load_settings(config, units, factories)
     config.pluginmanager.register(LeakGuard(config, settings, factories, units), PLUGIN_NAME)
 

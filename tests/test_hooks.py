@@ -77,3 +77,14 @@ def test_unknown_probe_name_lists_hook_probes(pytester: pytest.Pytester) -> None
     result = pytester.runpytest("--leakguard", "--leakguard-probes=gadgets")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*unknown probe 'gadgets'*widgets*"])
+
+
+def test_hook_probe_with_an_unknown_unit_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(CONFTEST.replace('unit = "resources"', 'unit = "furlongs"'))
+    pytester.makepyfile(test_widgets=TESTS)
+    result = pytester.runpytest("--leakguard")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*probe 'widgets' (from the pytest_leakguard_probes hook) has unit 'furlongs'*"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
