@@ -136,14 +136,28 @@ def parse_budget(value: BudgetValue, units: Mapping[str, str]) -> Budget:
 
 
 def parse_probes(value: str | Iterable[str], known: Iterable[str]) -> tuple[str, ...]:
-    """Parse ``"blocks,rss"`` (or a list) into probe names, rejecting unknown ones."""
+    """Parse ``"blocks,rss"`` (or a list) into probe names, rejecting unknown ones.
+
+    Names that all start with ``-`` select every known probe but those:
+    ``"-tracemalloc"`` is every probe except ``tracemalloc``.
+    """
     names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value)
     known = list(known)
     if not names or any(not n for n in names):
         raise ValueError(f"{value!r} names no probe; known probes: {', '.join(known)}")
-    for name in names:
+    excluded = [n[1:] for n in names if n.startswith("-")]
+    if excluded and len(excluded) != len(names):
+        raise ValueError(
+            f"{value!r} mixes probes to keep and probes to leave out (-NAME), use one or"
+            f" the other; known probes: {', '.join(known)}"
+        )
+    for name in excluded or names:
         if name not in known:
             raise ValueError(f"unknown probe {name!r}; known probes: {', '.join(known)}")
+    if excluded:
+        names = [n for n in known if n not in excluded]
+        if not names:
+            raise ValueError(f"{value!r} leaves out every probe; known probes: {', '.join(known)}")
     return tuple(dict.fromkeys(names))
 
 
@@ -276,7 +290,8 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
         "probes",
         "--leakguard-probes",
         "leakguard_probes",
-        "comma-separated probes to sample (default: all cheap probes)",
+        "comma-separated probes to sample, or -NAME,... to leave those out"
+        " (default: all cheap probes)",
     ),
     ("json_path", "--leakguard-json", "leakguard_json", "write a JSON report to this path"),
     (

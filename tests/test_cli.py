@@ -126,6 +126,7 @@ BAD_FLAGS = [
     ("probes", "--leakguard-probes=nope", ["--leakguard-probes", "unknown probe 'nope'"]),
     ("probes", "--leakguard-probes=", ["--leakguard-probes", "names no probe"]),
     ("probes", "--leakguard-probes=rss,,blocks", ["--leakguard-probes", "'rss,,blocks'"]),
+    ("probes", "--leakguard-probes=rss,-blocks", ["--leakguard-probes", "mixes probes"]),
     ("explain", "--leakguard-explain=maybe", ["--leakguard-explain", "'maybe'"]),
     (
         "compare_fail",
@@ -353,6 +354,12 @@ PRECEDENCE = [
         [],
         {"probes": ["rss", "tracemalloc"]},
         id="probes-ini",
+    ),
+    pytest.param(
+        {"leakguard_probes": "rss"},
+        ["--leakguard-probes=-tracemalloc,-rss"],
+        {"probes": ["blocks", "objects", "fds", "threads", "tasks", "processes"]},
+        id="probes-left-out",
     ),
     pytest.param({"leakguard_strict": "true"}, [], {"strict": True}, id="strict-ini"),
     pytest.param({}, ["--leakguard-strict"], {"strict": True}, id="strict-cli"),

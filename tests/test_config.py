@@ -201,6 +201,8 @@ def test_budget_describe() -> None:
         ("rss,rss,blocks", ("rss", "blocks")),
         (["tracemalloc"], ("tracemalloc",)),
         (("objects", "rss"), ("objects", "rss")),
+        ("-tracemalloc", ("blocks", "objects", "rss")),
+        ("-rss,-blocks", ("objects", "tracemalloc")),
     ],
 )
 def test_parse_probes(value: Any, expected: tuple[str, ...]) -> None:
@@ -217,6 +219,9 @@ def test_parse_probes(value: Any, expected: tuple[str, ...]) -> None:
         ("nope", "unknown probe 'nope'"),
         ("rss,nope", "unknown probe 'nope'"),
         ("RSS", "unknown probe 'RSS'"),
+        ("-nope", "unknown probe 'nope'"),
+        ("rss,-blocks", "mixes probes to keep and probes to leave out"),
+        ("-blocks,-objects,-tracemalloc,-rss", "leaves out every probe"),
     ],
 )
 def test_parse_probes_rejects(value: Any, fragment: str) -> None:
