@@ -10,7 +10,9 @@ They run only for a test already judged a leak, over a few extra runs:
   deques, ``lru_cache`` wrappers, the ``atexit`` registry) whose size grows
   from run to run, printed as a path such as ``module shop.cache . _CACHE (dict)``;
 * a back-reference chain (``objgraph.find_backref_chain``) from one new object
-  of the top growing type to a module, when objgraph is installed.
+  of the top growing type to a module, when objgraph is installed, and its
+  back-reference graph as a Graphviz file (``--leakguard-graph-dir``);
+* bytes per run by type (``pympler``'s object list), when pympler is installed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import gc
+import io
 import os
+import shutil
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -60,8 +65,10 @@ class Explainer:
     module's own allocations (the observations) can be told apart by theirs.
     """
 
-    def __init__(self, rootdir: str) -> None:
+    def __init__(self, rootdir: str, graph: str | None = None) -> None:
         self.rootdir = rootdir
+        self.graph = graph
+        """Where to write the back-reference graph, without extension (``None``: nowhere)."""
         self.frames = tracemalloc.get_traceback_limit() if tracemalloc.is_tracing() else 0
         self.notes: list[str] = []
         self.started = time.perf_counter()
@@ -70,11 +77,15 @@ class Explainer:
         self._types: collections.Counter[str] = collections.Counter()
         self._sizes: dict[int, int] = {}
         self._paths: dict[int, str] = {}
+        self._heap: tuple[dict[str, int], dict[str, int]] | None = None
 
     def before(self) -> None:
         """Start deep tracing and record the state after settling."""
+        # Imported now, not between the observations: imports fill sys.modules and caches.
         with contextlib.suppress(ImportError):
-            import objgraph  # noqa: F401  (imported now, not during the observed runs)
+            import objgraph  # noqa: F401
+        with contextlib.suppress(ImportError):
+            from pympler import muppy  # noqa: F401
         # Walk first: reading an instance's __dict__ creates it (Python 3.11+), and
         # those dicts must not count as growth.
         self._sizes, self._paths = _holder_sizes()
@@ -84,10 +95,15 @@ class Explainer:
             tracemalloc.start(FRAMES)
             self._restarted = True
         self._snapshot = tracemalloc.take_snapshot()
+        # Last: everything above exists at both summaries and cancels out.
+        self._heap = _heap_by_type(())
 
     def after(self, runs: int) -> dict[str, Any]:
         """Compare with :meth:`before` after ``runs`` more runs (settled); JSON-able result."""
         assert self._snapshot is not None, "before() was not called"
+        # First: the summaries are untracked dicts, invisible to the type counts below.
+        heap = _heap_by_type(self._heap) if self._heap is not None else None
+        gc.collect()  # untracks the new tuple of untracked dicts
         # Count and walk first: the steps below fill caches (linecache) that would count.
         types_after = _type_counts()
         try:
@@ -108,16 +124,26 @@ class Explainer:
         self._snapshot = None
         del snapshot
         growing = _growing_types(self._types, types_after, runs)
-        chain = _chain(_chain_target(growing), self.notes, _newest_held(holders, growing))
-        return {
+        found: dict[str, Any] = {}
+        chain = _chain(
+            _chain_target(growing), self.notes, _newest_held(holders, growing), self.graph, found
+        )
+        result: dict[str, Any] = {
             "runs": runs,
             "sites": sites,
             "types": growing,
             "holders": holders,
             "chain": chain,
             "notes": self.notes,
-            "seconds": round(time.perf_counter() - self.started, 3),
         }
+        if self._heap is not None and heap is not None:
+            result["sizes"] = _growing_sizes(self._heap, heap, runs)
+        elif self._heap is None:
+            self.notes.append("install pytest-leakguard[pympler] for the bytes per run by type")
+        if self.graph is not None:
+            result["graph"] = found.get("graph")
+        result["seconds"] = round(time.perf_counter() - self.started, 3)
+        return result
 
 
 def _is_user_frame(filename: str, rootdir: str) -> bool:
@@ -367,8 +393,17 @@ def _newest_held(holders: list[dict[str, Any]], growing: list[dict[str, Any]]) -
     return None
 
 
-def _chain(type_name: str | None, notes: list[str], preferred: Any = None) -> str | None:
+def _chain(
+    type_name: str | None,
+    notes: list[str],
+    preferred: Any = None,
+    graph: str | None = None,
+    found: dict[str, Any] | None = None,
+) -> str | None:
+    """The chain as text; with ``graph``, the graph's paths go into ``found["graph"]``."""
     if type_name is None and preferred is None:
+        if graph is not None:
+            notes.append("no back-reference graph: no new object of a growing type to start from")
         return None
     try:
         import objgraph
@@ -389,6 +424,8 @@ def _chain(type_name: str | None, notes: list[str], preferred: Any = None) -> st
     gc.unfreeze()
     try:
         chain = objgraph.find_backref_chain(target, objgraph.is_proper_module, max_depth=12)
+        if graph is not None and found is not None:
+            found["graph"] = _write_graph(objgraph, target, chain, graph, notes)
     finally:
         gc.freeze()
     if len(chain) < 2:
@@ -410,3 +447,109 @@ def _describe_link(parent: Any, child: Any) -> str:
             if value is child:
                 return f"{name}[{index}]"
     return name
+
+
+_GRAPH_DEPTH = 8
+_MAX_NAME = 120
+
+
+def graph_name(nodeid: str) -> str:
+    """A file name (no extension) for a test's graph: ``tests_test_a.py__test_b_1-2_``."""
+    import hashlib
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", nodeid.replace("::", "__")).strip(".")
+    if len(name) > _MAX_NAME:  # long parametrize ids: keep them apart with a digest
+        digest = hashlib.sha1(nodeid.encode("utf-8")).hexdigest()[:10]
+        name = f"{name[: _MAX_NAME - 11]}-{digest}"
+    return name or "test"
+
+
+def _write_graph(
+    objgraph: Any, target: Any, chain: list[Any], base: str, notes: list[str]
+) -> dict[str, str | None] | None:
+    """Write ``base.dot`` (objgraph's back-reference graph), and ``base.svg`` when ``dot`` runs.
+
+    Deep enough to reach the module the chain found (``chain``: ours, not drawn).
+    """
+    stream = io.StringIO()
+    depth = max(3, min(len(chain), _GRAPH_DEPTH))
+    try:
+        objgraph.show_backrefs(
+            [target],
+            max_depth=depth,
+            too_many=10,
+            # Every function of a module refers to its globals: drawn, they hide the path.
+            filter=lambda obj: not isinstance(obj, (types.FrameType, types.FunctionType)),
+            extra_ignore=[id(stream), id(chain)],
+            output=stream,
+        )
+        os.makedirs(os.path.dirname(base) or ".", exist_ok=True)
+        with open(base + ".dot", "w", encoding="utf-8") as file:
+            file.write(stream.getvalue())
+    except Exception as exc:  # the graph is a bonus: say why there is none
+        notes.append(f"the back-reference graph could not be written: {exc}")
+        return None
+    svg: str | None = None
+    dot = shutil.which("dot")
+    if dot is None:
+        notes.append("install Graphviz (the dot program) for an SVG of the back-reference graph")
+    else:
+        try:
+            subprocess.run(
+                [dot, "-Tsvg", "-o", base + ".svg", base + ".dot"],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+            svg = base + ".svg"
+        except (OSError, subprocess.SubprocessError) as exc:
+            notes.append(f"dot could not render the back-reference graph: {exc}")
+    return {"dot": base + ".dot", "svg": svg}
+
+
+def _heap_by_type(exclude: Any) -> tuple[dict[str, int], dict[str, int]] | None:
+    """Objects and bytes by type among the objects gc tracks and their direct referents.
+
+    pympler's object list (``muppy.get_objects``) also holds what gc does not
+    track (strings, bytes, numbers).  The runner froze the objects that existed
+    before the test, so the list holds what the test's runs made.  The result is
+    two dicts of str to int: untracked by gc, they never count as growth.
+    ``exclude``: an earlier result, left out of this one.
+    """
+    try:
+        from pympler import muppy
+    except ImportError:
+        return None
+    skip = {id(exclude), *(id(part) for part in exclude)}
+    counts: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    for obj in muppy.get_objects():
+        if id(obj) in skip:
+            continue
+        cls = type(obj)
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        counts[name] = counts.get(name, 0) + 1
+        sizes[name] = sizes.get(name, 0) + sys.getsizeof(obj, 0)
+    return counts, sizes
+
+
+def _growing_sizes(
+    before: tuple[dict[str, int], dict[str, int]],
+    after: tuple[dict[str, int], dict[str, int]],
+    runs: int,
+) -> list[dict[str, Any]]:
+    """Types with at least one more object per run, with the bytes they add, largest first."""
+    counts0, sizes0 = before
+    counts, sizes = after
+    grown: list[dict[str, Any]] = [
+        {
+            "type": name.removeprefix("builtins."),
+            "count_per_run": (counts[name] - counts0.get(name, 0)) / runs,
+            "size_per_run": (sizes[name] - sizes0.get(name, 0)) / runs,
+        }
+        for name in counts
+        if counts[name] - counts0.get(name, 0) >= runs and name not in _OWN_TYPES
+    ]
+    grown.sort(key=lambda e: -float(e["size_per_run"]))
+    return grown[:MAX_TYPES]
