@@ -99,8 +99,10 @@ class NativeExplainer:
     caller, between :meth:`before` and :meth:`after`.
     """
 
-    def __init__(self, rootdir: str) -> None:
+    def __init__(self, rootdir: str, heap_grows: bool = False) -> None:
         self.rootdir = rootdir
+        self.heap_grows = heap_grows
+        """Whether the Python heap grows too: then an empty result is no mystery."""
         self.notes: list[str] = []
         self.started = time.perf_counter()
         self._directory: str | None = None
@@ -152,7 +154,12 @@ class NativeExplainer:
             finally:
                 reader.close()
             result["sites"] = native_sites(records, self.rootdir, max(runs, 1))
-            if not result["sites"]:
+            if not result["sites"] and self.heap_grows:
+                self.notes.append(
+                    "memray saw no native allocation outside the interpreter left over by the"
+                    " runs: what grows is Python objects (see the tracemalloc sites)"
+                )
+            elif not result["sites"]:
                 self.notes.append(
                     "memray saw no allocation of your code left over by the runs: the memory"
                     " comes from outside malloc's hooks (malloc called through a pointer"

@@ -320,13 +320,16 @@ def _explain(
             graph = str(directory / graph_name(item.nodeid))
         explainer = Explainer(str(item.config.rootpath), graph)
         explanation = _observe(explainer, run_once)
-    if settings.native or (settings.explain and rss_only(decision.trends)):
-        native = _observe(NativeExplainer(str(item.config.rootpath)), run_once)
+    native_only = rss_only(decision.trends)
+    if settings.native or (settings.explain and native_only):
+        tracker = NativeExplainer(str(item.config.rootpath), heap_grows=not native_only)
+        native = _observe(tracker, run_once)
         explanation = {**(explanation or {}), "native": native}
     return explanation
 
 
 def _observe(explainer: Explainer | NativeExplainer, run_once: Callable[[], Verdict | None]) -> Any:
+    """``before``, up to :data:`EXPLAIN_RUNS` runs (none if ``before`` gave False), ``after``."""
     try:
         settle()
         observing = explainer.before()
