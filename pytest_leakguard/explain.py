@@ -77,7 +77,8 @@ class Explainer:
         self._types: collections.Counter[str] = collections.Counter()
         self._sizes: dict[int, int] = {}
         self._paths: dict[int, str] = {}
-        self._heap: tuple[dict[str, int], dict[str, int]] | None = None
+        self._heap: dict[int, None] | None = None
+        """Ids of the objects in pympler's list at :meth:`before` (``None``: no pympler)."""
 
     def before(self) -> None:
         """Start deep tracing and record the state after settling."""
@@ -90,20 +91,18 @@ class Explainer:
         # those dicts must not count as growth.
         self._sizes, self._paths = _holder_sizes()
         self._types = _type_counts()
+        # Before deep tracing (traced with 25 frames, it is slow); what exists now exists
+        # at the second summary too, and what is made from here on is left out of it.
+        self._heap = _heap_ids()
         if self.frames < FRAMES:
             tracemalloc.stop()
             tracemalloc.start(FRAMES)
             self._restarted = True
         self._snapshot = tracemalloc.take_snapshot()
-        # Last: everything above exists at both summaries and cancels out.
-        self._heap = _heap_by_type(())
 
     def after(self, runs: int) -> dict[str, Any]:
         """Compare with :meth:`before` after ``runs`` more runs (settled); JSON-able result."""
         assert self._snapshot is not None, "before() was not called"
-        # First: the summaries are untracked dicts, invisible to the type counts below.
-        heap = _heap_by_type(self._heap) if self._heap is not None else None
-        gc.collect()  # untracks the new tuple of untracked dicts
         # Count and walk first: the steps below fill caches (linecache) that would count.
         types_after = _type_counts()
         try:
@@ -113,9 +112,17 @@ class Explainer:
                 tracemalloc.stop()
                 if self.frames:
                     tracemalloc.start(self.frames)
+        runs = max(runs, 1)
+        growing = _growing_types(self._types, types_after, runs)
+        sizes_by_type = None
+        if self._heap is not None:
+            # Before the walk (it creates instance dicts); our own objects left out.
+            ours = _ids_within([self._heap, types_after, growing], strings=True)
+            ours.update(_ids_within([self._snapshot, snapshot], strings=False))
+            sizes_by_type = _new_by_type(self._heap, ours, runs, growing)
+            del ours
         # Walked with deep tracing off: the walk allocates a lot, and traced it is slow.
         sizes, paths = _holder_sizes()
-        runs = max(runs, 1)
         holders = _growing_holders(self._sizes, self._paths, sizes, paths, runs)
         own = tracemalloc.Filter(False, __file__, all_frames=True)
         sites = _sites(
@@ -123,7 +130,6 @@ class Explainer:
         )
         self._snapshot = None
         del snapshot
-        growing = _growing_types(self._types, types_after, runs)
         found: dict[str, Any] = {}
         chain = _chain(
             _chain_target(growing), self.notes, _newest_held(holders, growing), self.graph, found
@@ -136,9 +142,9 @@ class Explainer:
             "chain": chain,
             "notes": self.notes,
         }
-        if self._heap is not None and heap is not None:
-            result["sizes"] = _growing_sizes(self._heap, heap, runs)
-        elif self._heap is None:
+        if sizes_by_type is not None:
+            result["sizes"] = sizes_by_type
+        else:
             self.notes.append("install pytest-leakguard[pympler] for the bytes per run by type")
         if self.graph is not None:
             result["graph"] = found.get("graph")
@@ -508,48 +514,81 @@ def _write_graph(
     return {"dot": base + ".dot", "svg": svg}
 
 
-def _heap_by_type(exclude: Any) -> tuple[dict[str, int], dict[str, int]] | None:
-    """Objects and bytes by type among the objects gc tracks and their direct referents.
+def _heap_ids() -> dict[int, None] | None:
+    """Ids of the objects in pympler's object list (``None`` without pympler).
 
-    pympler's object list (``muppy.get_objects``) also holds what gc does not
-    track (strings, bytes, numbers).  The runner froze the objects that existed
-    before the test, so the list holds what the test's runs made.  The result is
-    two dicts of str to int: untracked by gc, they never count as growth.
-    ``exclude``: an earlier result, left out of this one.
+    ``muppy.get_objects`` lists what gc tracks and the strings, bytes and numbers
+    those objects hold.  The runner froze the objects that existed before the
+    test, so the list holds what the test's runs made.  A dict of ints: untracked
+    by gc, it is in no object list and no type count.
     """
     try:
         from pympler import muppy
     except ImportError:
         return None
-    skip = {id(exclude), *(id(part) for part in exclude)}
+    return dict.fromkeys(map(id, muppy.get_objects()))
+
+
+_ATOMS = ("builtins.str", "builtins.bytes", "builtins.int", "builtins.float")
+"""Types gc does not track: only pympler's list sees them grow."""
+
+
+def _new_by_type(
+    before: dict[int, None], exclude: dict[int, None], runs: int, growing: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Objects in pympler's list now and not at :func:`_heap_ids`, by type, per run.
+
+    For the ``growing`` types (whose live count grew) and for strings, bytes and
+    numbers with at least one new object per run; largest first.  New objects,
+    not the difference of two counts: objects freed meanwhile (a cache cleared)
+    would hide as many new ones.  ``exclude``: ids of our own objects.
+    """
+    wanted = {str(entry["type"]) for entry in growing}
+    from pympler import muppy
+
     counts: dict[str, int] = {}
     sizes: dict[str, int] = {}
     for obj in muppy.get_objects():
-        if id(obj) in skip:
+        # Small ints are the interpreter's, shared: one seen for the first time is not new.
+        if id(obj) in before or id(obj) in exclude or (type(obj) is int and -5 <= obj <= 256):
             continue
         cls = type(obj)
         name = f"{cls.__module__}.{cls.__qualname__}"
         counts[name] = counts.get(name, 0) + 1
         sizes[name] = sizes.get(name, 0) + sys.getsizeof(obj, 0)
-    return counts, sizes
-
-
-def _growing_sizes(
-    before: tuple[dict[str, int], dict[str, int]],
-    after: tuple[dict[str, int], dict[str, int]],
-    runs: int,
-) -> list[dict[str, Any]]:
-    """Types with at least one more object per run, with the bytes they add, largest first."""
-    counts0, sizes0 = before
-    counts, sizes = after
     grown: list[dict[str, Any]] = [
         {
             "type": name.removeprefix("builtins."),
-            "count_per_run": (counts[name] - counts0.get(name, 0)) / runs,
-            "size_per_run": (sizes[name] - sizes0.get(name, 0)) / runs,
+            "count_per_run": count / runs,
+            "size_per_run": sizes[name] / runs,
         }
-        for name in counts
-        if counts[name] - counts0.get(name, 0) >= runs and name not in _OWN_TYPES
+        for name, count in counts.items()
+        if name.removeprefix("builtins.") in wanted or (name in _ATOMS and count >= runs)
     ]
     grown.sort(key=lambda e: -float(e["size_per_run"]))
     return grown[:MAX_TYPES]
+
+
+def _ids_within(roots: list[Any], strings: bool) -> dict[int, None]:
+    """Ids of ``roots`` and of what their containers (and plain instances) hold.
+
+    Types, modules and functions are not entered.  With ``strings`` false,
+    strings are left out (a snapshot's file names are the code objects' own).
+    """
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        obj = stack.pop()
+        if (type(obj) is str and not strings) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend(obj)
+        elif isinstance(obj, dict):
+            stack.extend(obj)
+            stack.extend(obj.values())
+        elif not isinstance(obj, (type, types.ModuleType, types.FunctionType)):
+            namespace = getattr(obj, "__dict__", None)
+            if isinstance(namespace, dict):
+                stack.append(namespace)
+    return dict.fromkeys(seen)

@@ -58,6 +58,14 @@ def test_lru_cache():
     price(COUNTER[0] + 1000)
 
 
+NAMES = []
+
+
+def test_strings():
+    COUNTER[0] += 1
+    NAMES.append([str(COUNTER[0]) * 500])
+
+
 def test_clean():
     Order(3)
 """
@@ -184,6 +192,13 @@ def test_sizes_by_type_with_pympler(leak_run: tuple[str, dict[str, Any]]) -> Non
     # The lru_cache keeps a new list and a new int per run: strings and numbers count too.
     cached = {entry["type"] for entry in tests["test_lru_cache"]["explanation"]["sizes"]}
     assert {"list", "int"} <= cached
+    # Strings are not tracked by gc (no growing type), yet the bytes of those that a
+    # new object holds are counted.
+    strings = tests["test_strings"]["explanation"]
+    assert "str" not in {entry["type"] for entry in strings["types"]}
+    (text,) = [entry for entry in strings["sizes"] if entry["type"] == "str"]
+    assert text["count_per_run"] == 1
+    assert text["size_per_run"] >= 1000
 
 
 def test_back_reference_graph(leak_run: tuple[str, dict[str, Any]]) -> None:

@@ -80,20 +80,26 @@ sys.modules["memray"] = None  # as if memray were not installed
 needs_memray = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 
 
-def _compiler() -> str | None:
-    return shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+def compile_library(directory: Path) -> bool:
+    """Write ``leaky.c`` and build ``libleaky.so`` (with debug information) in ``directory``.
 
-
-def _build_library(directory: Path) -> None:
-    compiler = _compiler()
+    ``False`` when there is no C compiler.  benchmarks/explain.py uses it too.
+    """
+    compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if compiler is None:
-        pytest.skip("no C compiler on PATH")
+        return False
     (directory / "leaky.c").write_text(LEAKY_C)
     subprocess.run(
         [compiler, "-g", "-O0", "-shared", "-fPIC", "-o", "libleaky.so", "leaky.c"],
         cwd=directory,
         check=True,
     )
+    return True
+
+
+def _build_library(directory: Path) -> None:
+    if not compile_library(directory):
+        pytest.skip("no C compiler on PATH")
 
 
 @pytest.fixture(scope="module")
