@@ -100,6 +100,18 @@ class Explainer:
             self._restarted = True
         self._snapshot = tracemalloc.take_snapshot()
 
+    def abort(self) -> None:
+        """Stop deep tracing after runs that did not finish (an interruption)."""
+        self._snapshot = None
+        self._restore_tracing()
+
+    def _restore_tracing(self) -> None:
+        if self._restarted:
+            tracemalloc.stop()
+            if self.frames:
+                tracemalloc.start(self.frames)
+            self._restarted = False
+
     def after(self, runs: int) -> dict[str, Any]:
         """Compare with :meth:`before` after ``runs`` more runs (settled); JSON-able result."""
         assert self._snapshot is not None, "before() was not called"
@@ -108,10 +120,7 @@ class Explainer:
         try:
             snapshot = tracemalloc.take_snapshot()
         finally:
-            if self._restarted:
-                tracemalloc.stop()
-                if self.frames:
-                    tracemalloc.start(self.frames)
+            self._restore_tracing()
         runs = max(runs, 1)
         growing = _growing_types(self._types, types_after, runs)
         sizes_by_type = None

@@ -131,6 +131,9 @@ class NativeExplainer:
             self.notes.append(f"native frames not tracked: memray could not start: {exc}")
             self._cleanup()
             return False
+        except BaseException:
+            self._cleanup()
+            raise
         self._tracker = tracker
         return True
 
@@ -170,6 +173,10 @@ class NativeExplainer:
             self._cleanup()
         result["seconds"] = round(time.perf_counter() - self.started, 3)
         return result
+
+    def abort(self) -> None:
+        """Stop tracking after runs that did not finish (an interruption)."""
+        self._cleanup()
 
     def _cleanup(self) -> None:
         if self._tracker is not None:

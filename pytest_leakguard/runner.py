@@ -334,9 +334,13 @@ def _observe(explainer: Explainer | NativeExplainer, run_once: Callable[[], Verd
         settle()
         observing = explainer.before()
         done = 0
-        while observing is not False and done < EXPLAIN_RUNS and run_once() is None:
-            done += 1
-        settle()
+        try:
+            while observing is not False and done < EXPLAIN_RUNS and run_once() is None:
+                done += 1
+            settle()
+        except BaseException:
+            explainer.abort()  # stop tracing: an interrupted session must not go on traced
+            raise
         return explainer.after(done)
     except Exception as exc:  # an explanation is a bonus: report, never crash the run
         return {"notes": [f"the deep probes failed: {type(exc).__name__}: {exc}"]}

@@ -369,3 +369,21 @@ def _trend(probe: str, trend: str) -> ProbeTrend:
 )
 def test_rss_only(trends: dict[str, str], expected: bool) -> None:
     assert rss_only([_trend(probe, trend) for probe, trend in trends.items()]) is expected
+
+
+@needs_memray
+def test_abort_stops_tracking(tmp_path: Path) -> None:
+    from pytest_leakguard.native import NativeExplainer
+
+    first = NativeExplainer(str(tmp_path))
+    assert first.before()
+    capture = first._directory
+    assert capture is not None
+    first.abort()
+    assert not Path(capture).exists()
+    # Nothing is left tracking: a new tracker starts, and reads an empty result.
+    second = NativeExplainer(str(tmp_path))
+    assert second.before()
+    result = second.after(0)
+    assert result["sites"] == []
+    assert result["runs"] == 0
