@@ -178,6 +178,13 @@ def parse_bool(value: str | bool) -> bool:
     raise ValueError(f"{value!r} is not a boolean; use true or false")
 
 
+def parse_directory(value: str) -> str:
+    """Parse a directory path: anything but an empty string."""
+    if not str(value).strip():
+        raise ValueError(f"{value!r} is empty; give a directory")
+    return str(value)
+
+
 def parse_runs(value: str | int) -> int:
     """Parse a number of runs: a whole number, 0 or more."""
     if isinstance(value, bool):
@@ -348,7 +355,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "explain": parse_bool,
     "native": parse_bool,
     "json_path": str,
-    "graph_dir": str,
+    "graph_dir": parse_directory,
     "html_path": str,
     "baseline_path": str,
     "save_baseline_path": str,
@@ -378,6 +385,10 @@ def load_settings(
         if raw is None:
             continue
         values[setting] = _parse(setting, raw, units, source)
+        if setting == "graph_dir" and (config.invocation_params.dir / raw).is_file():
+            raise pytest.UsageError(
+                f"leakguard: invalid value {raw!r} for {source}: a file, not a directory"
+            )
     settings = Settings(**values)
     _check_native(settings, "the command line or ini file")
     return _check_run_counts(settings, "the command line or ini file")
