@@ -398,13 +398,13 @@ def _check_native(settings: Settings, source: str) -> None:
     """Asking for native frames where memray cannot run is a usage error."""
     if not settings.native:
         return
-    from .native import INSTALL, unavailable
+    from .native import INSTALL, NOT_INSTALLED, unavailable
 
     reason = unavailable()
     if reason is not None:
+        hint = f"; install it with: {INSTALL}" if reason == NOT_INSTALLED else ""
         raise pytest.UsageError(
-            f"leakguard: native frames were asked for (from {source}) but {reason};"
-            f" install it with: {INSTALL}"
+            f"leakguard: native frames were asked for (from {source}) but {reason}{hint}"
         )
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 INSTALL = "pip install pytest-leakguard[memray]"
+NOT_INSTALLED = "memray is not installed"
 MAX_SITES = 10
 _FRAMES = 12
 """Python and native frames kept per site in the JSON report."""
@@ -77,7 +78,7 @@ def unavailable() -> str | None:
     if not sys.platform.startswith(("linux", "darwin")):
         return f"memray works on Linux and macOS only, not on {sys.platform}"
     if importlib.util.find_spec("memray") is None:
-        return f"memray is not installed ({INSTALL})"
+        return NOT_INSTALLED
     return None
 
 
@@ -112,9 +113,12 @@ class NativeExplainer:
         """Start tracking; ``False`` (with a note) when memray cannot."""
         reason = unavailable()
         if reason is not None:
+            hint = (
+                f"; install it ({INSTALL}) and the explanation names the C frames that"
+                " allocate the memory and the Python lines that call them"
+            )
             self.notes.append(
-                f"native frames not named: {reason}; with memray the explanation names the"
-                " C frames that allocate the memory and the Python lines that call them"
+                f"native frames not named: {reason}{hint if reason == NOT_INSTALLED else ''}"
             )
             return False
         import memray

@@ -252,8 +252,7 @@ def test_asking_without_memray_is_a_usage_error(
     result.stderr.fnmatch_lines(
         [
             f"ERROR: leakguard: native frames were asked for ({source}) but memray is not"
-            " installed (pip install pytest-leakguard[memray]);"
-            " install it with: pip install pytest-leakguard[memray]"
+            " installed; install it with: pip install pytest-leakguard[memray]"
         ]
     )
 
