@@ -198,7 +198,7 @@ def test_flag_tracks_python_heap_leaks_too(
         "--leakguard-native",
         "--leakguard-explain=no",
         "-k",
-        "python",
+        "python or clean",
     )
     entry = run.entry(node + "test_python_heap")
     assert entry["verdict"] == "leak", run.output()
@@ -208,6 +208,11 @@ def test_flag_tracks_python_heap_leaks_too(
     assert run.calls()["python_heap"] == 1 + entry["warmup"] + entry["runs"] + 3
     assert "native allocations left by 3 more runs" in entry["message"]
     assert "what grows is Python objects" in entry["message"]
+    # Asked for, still only for a leak.
+    clean = run.entry(node + "test_clean")
+    assert clean["verdict"] == "clean"
+    assert clean["explanation"] is None
+    assert run.calls()["clean"] == 1 + clean["warmup"] + clean["runs"]
 
 
 def test_without_memray_the_explanation_says_what_to_install(
