@@ -552,9 +552,9 @@ def _new_by_type(
     not the difference of two counts: objects freed meanwhile (a cache cleared)
     would hide as many new ones.  ``exclude``: ids of our own objects.
     """
-    wanted = {str(entry["type"]) for entry in growing}
     from pympler import muppy
 
+    wanted = {str(entry["type"]) for entry in growing}
     counts: dict[str, int] = {}
     sizes: dict[str, int] = {}
     for obj in muppy.get_objects():
