@@ -38,12 +38,13 @@ MARKER_KWARGS = (
     "strict",
     "probes",
     "explain",
+    "native",
 )
 """The keyword arguments ``@pytest.mark.leakguard(...)`` accepts."""
 
 MARKER_HELP = (
     "leakguard(enabled=True, runs=None, max_runs=None, warmup=None, budget=None,"
-    " strict=None, probes=None, explain=None, ignore=None):"
+    " strict=None, probes=None, explain=None, native=None, ignore=None):"
     " check this test for leaks (even without --leakguard),"
     " tune the check, or exempt the test with enabled=False."
 )
@@ -191,6 +192,13 @@ def parse_bool(value: str | bool) -> bool:
     raise ValueError(f"{value!r} is not a boolean; use true or false")
 
 
+def parse_directory(value: str) -> str:
+    """Parse a directory path: anything but an empty string."""
+    if not str(value).strip():
+        raise ValueError(f"{value!r} is empty; give a directory")
+    return str(value)
+
+
 def parse_runs(value: str | int) -> int:
     """Parse a number of runs: a whole number, 0 or more."""
     if isinstance(value, bool):
@@ -245,6 +253,9 @@ class Settings:
     compare_fail: Mapping[str, Rule] = field(default_factory=dict)
     ignore: tuple[tuple[str, str], ...] = ()
     """Suppressions: (kind, glob pattern) pairs, kind one of ``IGNORE_KINDS``."""
+    native: bool = False
+    """Explain every leak with memray's native frames (not only RSS-only growth)."""
+    graph_dir: str | None = None
 
     def thresholds(self, units: Mapping[str, str]) -> dict[str, float | None]:
         """The threshold of every selected probe."""
@@ -334,6 +345,21 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
         "for a leak, run the deep probes (allocation sites, growing types, holders):"
         " yes or no (default yes)",
     ),
+    (
+        "native",
+        "--leakguard-native",
+        "leakguard_native",
+        "for a leak, also track native allocations with memray (pytest-leakguard[memray])"
+        " and name the C frames that allocate what is left (default: only when RSS grows"
+        " and the Python heap does not)",
+    ),
+    (
+        "graph_dir",
+        "--leakguard-graph-dir",
+        "leakguard_graph_dir",
+        "for a leak, write the back-reference graph of a leaked object to DIR/NODEID.dot"
+        " (and .svg when Graphviz's dot is installed; needs objgraph)",
+    ),
 )
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
@@ -343,7 +369,9 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "warmup": parse_runs,
     "strict": parse_bool,
     "explain": parse_bool,
+    "native": parse_bool,
     "json_path": str,
+    "graph_dir": parse_directory,
     "html_path": str,
     "baseline_path": str,
     "save_baseline_path": str,
@@ -373,8 +401,27 @@ def load_settings(
         if raw is None:
             continue
         values[setting] = _parse(setting, raw, units, source)
+        if setting == "graph_dir" and (config.invocation_params.dir / raw).is_file():
+            raise pytest.UsageError(
+                f"leakguard: invalid value {raw!r} for {source}: a file, not a directory"
+            )
     settings = Settings(**values)
+    _check_native(settings, "the command line or ini file")
     return _check_run_counts(settings, "the command line or ini file")
+
+
+def _check_native(settings: Settings, source: str) -> None:
+    """Asking for native frames where memray cannot run is a usage error."""
+    if not settings.native:
+        return
+    from .native import INSTALL, NOT_INSTALLED, unavailable
+
+    reason = unavailable()
+    if reason is not None:
+        hint = f"; install it with: {INSTALL}" if reason == NOT_INSTALLED else ""
+        raise pytest.UsageError(
+            f"leakguard: native frames were asked for (from {source}) but {reason}{hint}"
+        )
 
 
 def _parse(setting: str, raw: Any, units: Mapping[str, str], source: str) -> Any:
@@ -434,4 +481,6 @@ def settings_for_item(
     if "runs" in values and "max_runs" not in values:
         values["max_runs"] = max(values["runs"], base.max_runs)
     settings = dataclasses.replace(base, **values)
+    if values.get("native"):
+        _check_native(settings, f"native= of marker leakguard on {nodeid}")
     return _check_run_counts(settings, f"marker leakguard on {nodeid}")

@@ -10,7 +10,9 @@ They run only for a test already judged a leak, over a few extra runs:
   deques, ``lru_cache`` wrappers, the ``atexit`` registry) whose size grows
   from run to run, printed as a path such as ``module shop.cache . _CACHE (dict)``;
 * a back-reference chain (``objgraph.find_backref_chain``) from one new object
-  of the top growing type to a module, when objgraph is installed.
+  of the top growing type to a module, when objgraph is installed, and its
+  back-reference graph as a Graphviz file (``--leakguard-graph-dir``);
+* bytes per run by type (``pympler``'s object list), when pympler is installed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import gc
+import io
 import os
+import shutil
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -60,8 +65,10 @@ class Explainer:
     module's own allocations (the observations) can be told apart by theirs.
     """
 
-    def __init__(self, rootdir: str) -> None:
+    def __init__(self, rootdir: str, graph: str | None = None) -> None:
         self.rootdir = rootdir
+        self.graph = graph
+        """Where to write the back-reference graph, without extension (``None``: nowhere)."""
         self.frames = tracemalloc.get_traceback_limit() if tracemalloc.is_tracing() else 0
         self.notes: list[str] = []
         self.started = time.perf_counter()
@@ -70,20 +77,40 @@ class Explainer:
         self._types: collections.Counter[str] = collections.Counter()
         self._sizes: dict[int, int] = {}
         self._paths: dict[int, str] = {}
+        self._heap: dict[int, None] | None = None
+        """Ids of the objects in pympler's list at :meth:`before` (``None``: no pympler)."""
 
     def before(self) -> None:
         """Start deep tracing and record the state after settling."""
+        # Imported now, not between the observations: imports fill sys.modules and caches.
         with contextlib.suppress(ImportError):
-            import objgraph  # noqa: F401  (imported now, not during the observed runs)
+            import objgraph  # noqa: F401
+        with contextlib.suppress(ImportError):
+            from pympler import muppy  # noqa: F401
         # Walk first: reading an instance's __dict__ creates it (Python 3.11+), and
         # those dicts must not count as growth.
         self._sizes, self._paths = _holder_sizes()
         self._types = _type_counts()
+        # Before deep tracing (traced with 25 frames, it is slow); what exists now exists
+        # at the second summary too, and what is made from here on is left out of it.
+        self._heap = _heap_ids()
         if self.frames < FRAMES:
             tracemalloc.stop()
             tracemalloc.start(FRAMES)
             self._restarted = True
         self._snapshot = tracemalloc.take_snapshot()
+
+    def abort(self) -> None:
+        """Stop deep tracing after runs that did not finish (an interruption)."""
+        self._snapshot = None
+        self._restore_tracing()
+
+    def _restore_tracing(self) -> None:
+        if self._restarted:
+            tracemalloc.stop()
+            if self.frames:
+                tracemalloc.start(self.frames)
+            self._restarted = False
 
     def after(self, runs: int) -> dict[str, Any]:
         """Compare with :meth:`before` after ``runs`` more runs (settled); JSON-able result."""
@@ -93,13 +120,18 @@ class Explainer:
         try:
             snapshot = tracemalloc.take_snapshot()
         finally:
-            if self._restarted:
-                tracemalloc.stop()
-                if self.frames:
-                    tracemalloc.start(self.frames)
+            self._restore_tracing()
+        runs = max(runs, 1)
+        growing = _growing_types(self._types, types_after, runs)
+        sizes_by_type = None
+        if self._heap is not None:
+            # Before the walk (it creates instance dicts); our own objects left out.
+            ours = _ids_within([self._heap, types_after, growing], strings=True)
+            ours.update(_ids_within([self._snapshot, snapshot], strings=False))
+            sizes_by_type = _new_by_type(self._heap, ours, runs, growing)
+            del ours
         # Walked with deep tracing off: the walk allocates a lot, and traced it is slow.
         sizes, paths = _holder_sizes()
-        runs = max(runs, 1)
         holders = _growing_holders(self._sizes, self._paths, sizes, paths, runs)
         own = tracemalloc.Filter(False, __file__, all_frames=True)
         sites = _sites(
@@ -107,17 +139,26 @@ class Explainer:
         )
         self._snapshot = None
         del snapshot
-        growing = _growing_types(self._types, types_after, runs)
-        chain = _chain(_chain_target(growing), self.notes, _newest_held(holders, growing))
-        return {
+        found: dict[str, Any] = {}
+        chain = _chain(
+            _chain_target(growing), self.notes, _newest_held(holders, growing), self.graph, found
+        )
+        result: dict[str, Any] = {
             "runs": runs,
             "sites": sites,
             "types": growing,
             "holders": holders,
             "chain": chain,
             "notes": self.notes,
-            "seconds": round(time.perf_counter() - self.started, 3),
         }
+        if sizes_by_type is not None:
+            result["sizes"] = sizes_by_type
+        else:
+            self.notes.append("install pytest-leakguard[pympler] for the bytes per run by type")
+        if self.graph is not None:
+            result["graph"] = found.get("graph")
+        result["seconds"] = round(time.perf_counter() - self.started, 3)
+        return result
 
 
 def _is_user_frame(filename: str, rootdir: str) -> bool:
@@ -367,8 +408,17 @@ def _newest_held(holders: list[dict[str, Any]], growing: list[dict[str, Any]]) -
     return None
 
 
-def _chain(type_name: str | None, notes: list[str], preferred: Any = None) -> str | None:
+def _chain(
+    type_name: str | None,
+    notes: list[str],
+    preferred: Any = None,
+    graph: str | None = None,
+    found: dict[str, Any] | None = None,
+) -> str | None:
+    """The chain as text; with ``graph``, the graph's paths go into ``found["graph"]``."""
     if type_name is None and preferred is None:
+        if graph is not None:
+            notes.append("no back-reference graph: no new object of a growing type to start from")
         return None
     try:
         import objgraph
@@ -389,6 +439,8 @@ def _chain(type_name: str | None, notes: list[str], preferred: Any = None) -> st
     gc.unfreeze()
     try:
         chain = objgraph.find_backref_chain(target, objgraph.is_proper_module, max_depth=12)
+        if graph is not None and found is not None:
+            found["graph"] = _write_graph(objgraph, target, chain, graph, notes)
     finally:
         gc.freeze()
     if len(chain) < 2:
@@ -410,3 +462,142 @@ def _describe_link(parent: Any, child: Any) -> str:
             if value is child:
                 return f"{name}[{index}]"
     return name
+
+
+_GRAPH_DEPTH = 8
+_MAX_NAME = 120
+
+
+def graph_name(nodeid: str) -> str:
+    """A file name (no extension) for a test's graph: ``tests_test_a.py__test_b_1-2_``."""
+    import hashlib
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", nodeid.replace("::", "__")).strip(".")
+    if len(name) > _MAX_NAME:  # long parametrize ids: keep them apart with a digest
+        digest = hashlib.sha1(nodeid.encode("utf-8")).hexdigest()[:10]
+        name = f"{name[: _MAX_NAME - 11]}-{digest}"
+    return name or "test"
+
+
+def _write_graph(
+    objgraph: Any, target: Any, chain: list[Any], base: str, notes: list[str]
+) -> dict[str, str | None] | None:
+    """Write ``base.dot`` (objgraph's back-reference graph), and ``base.svg`` when ``dot`` runs.
+
+    Deep enough to reach the module the chain found (``chain``: ours, not drawn).
+    """
+    stream = io.StringIO()
+    depth = max(3, min(len(chain), _GRAPH_DEPTH))
+    try:
+        objgraph.show_backrefs(
+            [target],
+            max_depth=depth,
+            too_many=10,
+            # Every function of a module refers to its globals: drawn, they hide the path.
+            filter=lambda obj: not isinstance(obj, (types.FrameType, types.FunctionType)),
+            extra_ignore=[id(stream), id(chain)],
+            output=stream,
+        )
+        os.makedirs(os.path.dirname(base) or ".", exist_ok=True)
+        with open(base + ".dot", "w", encoding="utf-8") as file:
+            file.write(stream.getvalue())
+    except Exception as exc:  # the graph is a bonus: say why there is none
+        notes.append(f"the back-reference graph could not be written: {exc}")
+        return None
+    svg: str | None = None
+    dot = shutil.which("dot")
+    if dot is None:
+        notes.append("install Graphviz (the dot program) for an SVG of the back-reference graph")
+    else:
+        try:
+            subprocess.run(
+                [dot, "-Tsvg", "-o", base + ".svg", base + ".dot"],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+            svg = base + ".svg"
+        except (OSError, subprocess.SubprocessError) as exc:
+            notes.append(f"dot could not render the back-reference graph: {exc}")
+    return {"dot": base + ".dot", "svg": svg}
+
+
+def _heap_ids() -> dict[int, None] | None:
+    """Ids of the objects in pympler's object list (``None`` without pympler).
+
+    ``muppy.get_objects`` lists what gc tracks and the strings, bytes and numbers
+    those objects hold.  The runner froze the objects that existed before the
+    test, so the list holds what the test's runs made.  A dict of ints: untracked
+    by gc, it is in no object list and no type count.
+    """
+    try:
+        from pympler import muppy
+    except ImportError:
+        return None
+    return dict.fromkeys(map(id, muppy.get_objects()))
+
+
+_ATOMS = ("builtins.str", "builtins.bytes", "builtins.int", "builtins.float")
+"""Types gc does not track: only pympler's list sees them grow."""
+
+
+def _new_by_type(
+    before: dict[int, None], exclude: dict[int, None], runs: int, growing: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Objects in pympler's list now and not at :func:`_heap_ids`, by type, per run.
+
+    For the ``growing`` types (whose live count grew) and for strings, bytes and
+    numbers with at least one new object per run; largest first.  New objects,
+    not the difference of two counts: objects freed meanwhile (a cache cleared)
+    would hide as many new ones.  ``exclude``: ids of our own objects.
+    """
+    from pympler import muppy
+
+    wanted = {str(entry["type"]) for entry in growing}
+    counts: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    for obj in muppy.get_objects():
+        # Small ints are the interpreter's, shared: one seen for the first time is not new.
+        if id(obj) in before or id(obj) in exclude or (type(obj) is int and -5 <= obj <= 256):
+            continue
+        cls = type(obj)
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        counts[name] = counts.get(name, 0) + 1
+        sizes[name] = sizes.get(name, 0) + sys.getsizeof(obj, 0)
+    grown: list[dict[str, Any]] = [
+        {
+            "type": name.removeprefix("builtins."),
+            "count_per_run": count / runs,
+            "size_per_run": sizes[name] / runs,
+        }
+        for name, count in counts.items()
+        if name.removeprefix("builtins.") in wanted or (name in _ATOMS and count >= runs)
+    ]
+    grown.sort(key=lambda e: -float(e["size_per_run"]))
+    return grown[:MAX_TYPES]
+
+
+def _ids_within(roots: list[Any], strings: bool) -> dict[int, None]:
+    """Ids of ``roots`` and of what their containers (and plain instances) hold.
+
+    Types, modules and functions are not entered.  With ``strings`` false,
+    strings are left out (a snapshot's file names are the code objects' own).
+    """
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        obj = stack.pop()
+        if (type(obj) is str and not strings) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend(obj)
+        elif isinstance(obj, dict):
+            stack.extend(obj)
+            stack.extend(obj.values())
+        elif not isinstance(obj, (type, types.ModuleType, types.FunctionType)):
+            namespace = getattr(obj, "__dict__", None)
+            if isinstance(namespace, dict):
+                stack.append(namespace)
+    return dict.fromkeys(seen)

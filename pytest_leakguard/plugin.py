@@ -53,7 +53,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for setting, flag, ini_key, ini_help in OPTIONS:
         dest = flag.lstrip("-").replace("-", "_")
         help_text = ini_help.replace("%", "%%")  # argparse formats help with %
-        if setting in ("enabled", "strict"):
+        if setting in ("enabled", "strict", "native"):
             group.addoption(flag, action="store_true", default=None, dest=dest, help=help_text)
         elif setting == "explain":
             group.addoption(
@@ -79,7 +79,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ini_type: Any = "string"
         if pytest.version_tuple >= (9, 2):
             # the native [tool.pytest] table keeps TOML types: accept them too
-            ini_type = str | bool if setting in ("enabled", "strict", "explain") else str
+            ini_type = str | bool if setting in ("enabled", "strict", "explain", "native") else str
             ini_type = (
                 str | int if setting in ("runs", "max_runs", "warmup", "budget") else ini_type
             )

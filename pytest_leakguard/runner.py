@@ -22,7 +22,8 @@ import pytest
 from _pytest.runner import CallInfo, call_and_report
 
 from .config import RSS_FLOOR, Settings
-from .explain import Explainer
+from .explain import Explainer, graph_name
+from .native import NativeExplainer, rss_only
 from .probes import Probe, ProbeFactory
 from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun
@@ -302,8 +303,7 @@ def measure(
                     break
                 decision = None  # not kept alive into the next sample
             if decision is not None and decision.status == LEAK:
-                if settings.explain:
-                    explanation = _explain(item, run_once)
+                explanation = _explain(item, run_once, settings, decision)
                 resources = _explain_resources(probes, decision)
                 if resources:
                     explanation = {**(explanation or {}), "resources": resources}
@@ -326,16 +326,46 @@ def measure(
     )
 
 
-def _explain(item: pytest.Item, run_once: Callable[[], Verdict | None]) -> dict[str, Any]:
-    """Run the deep probes over a few more runs; their failure never fails pytest."""
-    explainer = Explainer(str(item.config.rootpath))
+def _explain(
+    item: pytest.Item,
+    run_once: Callable[[], Verdict | None],
+    settings: Settings,
+    decision: Decision,
+) -> dict[str, Any] | None:
+    """Run the deep probes over a few more runs; their failure never fails pytest.
+
+    Native frames (memray) over a few more runs still: when asked for, or when
+    RSS grows and the Python heap does not.
+    """
+    explanation: dict[str, Any] | None = None
+    if settings.explain:
+        graph = None
+        if settings.graph_dir is not None:
+            directory = item.config.invocation_params.dir / settings.graph_dir
+            graph = str(directory / graph_name(item.nodeid))
+        explainer = Explainer(str(item.config.rootpath), graph)
+        explanation = _observe(explainer, run_once)
+    native_only = rss_only(decision.trends)
+    if settings.native or (settings.explain and native_only):
+        tracker = NativeExplainer(str(item.config.rootpath), heap_grows=not native_only)
+        native = _observe(tracker, run_once)
+        explanation = {**(explanation or {}), "native": native}
+    return explanation
+
+
+def _observe(explainer: Explainer | NativeExplainer, run_once: Callable[[], Verdict | None]) -> Any:
+    """``before``, up to :data:`EXPLAIN_RUNS` runs (none if ``before`` gave False), ``after``."""
     try:
         settle()
-        explainer.before()
+        observing = explainer.before()
         done = 0
-        while done < EXPLAIN_RUNS and run_once() is None:
-            done += 1
-        settle()
+        try:
+            while observing is not False and done < EXPLAIN_RUNS and run_once() is None:
+                done += 1
+            settle()
+        except BaseException:
+            explainer.abort()  # stop tracing: an interrupted session must not go on traced
+            raise
         return explainer.after(done)
     except Exception as exc:  # an explanation is a bonus: report, never crash the run
         return {"notes": [f"the deep probes failed: {type(exc).__name__}: {exc}"]}

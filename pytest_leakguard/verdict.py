@@ -323,7 +323,7 @@ def explanation_lines(explanation: Mapping[str, Any], top: int = 3) -> list[str]
         lines.append(f"new {probe} still open after the runs:")
         lines.extend(f"  {line}" for line in found)
     if "sites" not in explanation:
-        return lines
+        return lines + _native_lines(explanation, top)
     runs = explanation.get("runs", 0)
     lines.append(f"where it is allocated (tracemalloc, growth over {runs} more runs, per run):")
     sites = explanation.get("sites", [])[:top]
@@ -350,7 +350,26 @@ def explanation_lines(explanation: Mapping[str, Any], top: int = 3) -> list[str]
         for holder in holders:
             example = f" {holder['example']}" if holder.get("example") else ""
             lines.append(f"  {holder['path']}: +{holder['growth_per_run']:g}/run{example}")
+    sizes = explanation.get("sizes", [])[:5]
+    if sizes:
+        growth = ", ".join(
+            f"{t['type']} +{format_amount(t['size_per_run'], 'bytes')}" for t in sizes
+        )
+        lines.append(f"growing types by size (pympler, bytes per run): {growth}")
     if explanation.get("chain"):
         lines.append(f"back-reference chain: {explanation['chain']}")
+    graph = explanation.get("graph")
+    if graph:
+        svg = f" (SVG: {graph['svg']})" if graph.get("svg") else ""
+        lines.append(f"back-reference graph: {graph['dot']}{svg}")
     lines.extend(f"note: {note}" for note in explanation.get("notes", []))
-    return lines
+    return lines + _native_lines(explanation, top)
+
+
+def _native_lines(explanation: Mapping[str, Any], top: int) -> list[str]:
+    native = explanation.get("native")
+    if not native:
+        return []
+    from .native import native_lines
+
+    return native_lines(native, top)

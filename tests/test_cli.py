@@ -152,6 +152,13 @@ BAD_FLAGS = [
         ["--leakguard-ignore", "'socket:*' is not KIND:GLOB"],
     ),
     ("ignore", "--leakguard-ignore=thread:", ["--leakguard-ignore", "'thread:'"]),
+    ("native", "--leakguard-native=yes", ["--leakguard-native", "'yes'"]),
+    ("graph_dir", "--leakguard-graph-dir=", ["--leakguard-graph-dir", "is empty"]),
+    (
+        "graph_dir",
+        "--leakguard-graph-dir=test_bad_command_line_value_is_a_usage_error.py",
+        ["--leakguard-graph-dir", "a file, not a directory"],
+    ),
 ]
 
 
@@ -190,6 +197,8 @@ BAD_INI = [
     ("enabled", "maybe", "is not a boolean"),
     ("strict", "maybe", "is not a boolean"),
     ("explain", "maybe", "is not a boolean"),
+    ("native", "maybe", "is not a boolean"),
+    ("graph_dir", "test_bad_ini_value_is_a_usage_error_naming_key_and_file.py", "not a directory"),
 ]
 
 
@@ -243,6 +252,7 @@ BAD_MARKERS = [
     ("probes='nope'", "test_it", "unknown probe 'nope'"),
     ("enabled='maybe'", "test_it", "invalid value 'maybe' for enabled="),
     ("budget=float('inf')", "test_it", "budget"),
+    ("native='maybe'", "test_it", "invalid value 'maybe' for native="),
 ]
 
 

@@ -58,6 +58,14 @@ def test_lru_cache():
     price(COUNTER[0] + 1000)
 
 
+NAMES = []
+
+
+def test_strings():
+    COUNTER[0] += 1
+    NAMES.append([str(COUNTER[0]) * 500])
+
+
 def test_clean():
     Order(3)
 """
@@ -99,6 +107,7 @@ def leak_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, A
 
 
 def _run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+    """The tests' output and report entries by name; graphs go to ``graphs/`` there."""
     import subprocess
     import sys
 
@@ -114,6 +123,7 @@ def _run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]
             "no:cacheprovider",
             "--leakguard",
             f"--leakguard-json={report}",
+            "--leakguard-graph-dir=graphs",
             "-o",
             "addopts=",
             "test_leaks.py",
@@ -158,3 +168,70 @@ def test_clean_tests_never_run_deep_probes(leak_run: tuple[str, dict[str, Any]])
     assert clean["explanation"] is None
     # Only the normal run, the warm-up and the measured runs: no explanation runs.
     assert len(clean["samples"]["blocks"]) == 1 + clean["warmup"] + clean["runs"]
+    assert not (tmp_graphs(tests) / "test_leaks.py__test_clean.dot").exists()
+
+
+def tmp_graphs(tests: dict[str, Any]) -> Any:
+    """The run's graph directory, found from a leak's graph."""
+    from pathlib import Path
+
+    return Path(tests["test_module_list"]["explanation"]["graph"]["dot"]).parent
+
+
+def test_sizes_by_type_with_pympler(leak_run: tuple[str, dict[str, Any]]) -> None:
+    pytest.importorskip("pympler")
+    _, tests = leak_run
+    test = tests["test_module_list"]
+    sizes = {entry["type"]: entry for entry in test["explanation"]["sizes"]}
+    # One Order per run: its own bytes (sys.getsizeof), not its referents'.
+    order = sizes["test_leaks.Order"]
+    assert order["count_per_run"] == 1
+    assert 16 <= order["size_per_run"] <= 128
+    assert "growing types by size (pympler, bytes per run): " in test["message"]
+    assert "test_leaks.Order +" in test["message"]
+    # The lru_cache keeps a new list and a new int per run: strings and numbers count too.
+    cached = {entry["type"] for entry in tests["test_lru_cache"]["explanation"]["sizes"]}
+    assert {"list", "int"} <= cached
+    # Strings are not tracked by gc (no growing type), yet the bytes of those that a
+    # new object holds are counted.
+    strings = tests["test_strings"]["explanation"]
+    assert "str" not in {entry["type"] for entry in strings["types"]}
+    (text,) = [entry for entry in strings["sizes"] if entry["type"] == "str"]
+    assert text["count_per_run"] == 1
+    assert text["size_per_run"] >= 1000
+
+
+def test_back_reference_graph(leak_run: tuple[str, dict[str, Any]]) -> None:
+    import shutil
+    from pathlib import Path
+
+    _, tests = leak_run
+    test = tests["test_module_list"]
+    graph = test["explanation"]["graph"]
+    dot = Path(graph["dot"])
+    assert dot.name == "test_leaks.py__test_module_list.dot"
+    assert dot.parent.name == "graphs"
+    text = dot.read_text()
+    assert text.startswith("digraph ObjectGraph")
+    # The graph runs from the leaked Order up through the list to the module.
+    assert "Order" in text
+    assert "ORDERS" in text
+    assert f"back-reference graph: {dot}" in test["message"]
+    if shutil.which("dot") is None:
+        assert graph["svg"] is None
+        pytest.skip("Graphviz's dot is not installed: no SVG to check")
+    svg = Path(graph["svg"])
+    assert svg == dot.with_suffix(".svg")
+    assert "<svg" in svg.read_text()
+    assert f"(SVG: {svg})" in test["message"]
+
+
+def test_graph_names() -> None:
+    from pytest_leakguard.explain import graph_name
+
+    name = graph_name("tests/test_a.py::TestB::test_c[x-1]")
+    assert name == "tests_test_a.py__TestB__test_c_x-1_"
+    long_a = graph_name("test_a.py::test_b[" + "a" * 300 + "]")
+    long_b = graph_name("test_a.py::test_b[" + "a" * 299 + "b]")
+    assert len(long_a) == len(long_b) == 120
+    assert long_a != long_b
