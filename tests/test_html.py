@@ -310,6 +310,23 @@ def test_every_string_from_the_tests_is_escaped() -> None:
         "chain": HOSTILE,
         "notes": [HOSTILE],
         "resources": {"fds": [f"fd -> {HOSTILE}"]},
+        "sizes": [{"type": HOSTILE, "size_per_run": 10.0, "count_per_run": 1.0}],
+        "graph": {"dot": HOSTILE, "svg": HOSTILE},
+        "native": {
+            "runs": HOSTILE,
+            "sites": [
+                {
+                    "function": HOSTILE,
+                    "file": HOSTILE,
+                    "line": HOSTILE,
+                    "python": HOSTILE,
+                    "native_stack": [HOSTILE],
+                    "size_per_run": 1.0,
+                    "count_per_run": 1.0,
+                }
+            ],
+            "notes": [HOSTILE],
+        },
     }
     data = leak(f"t.py::test[{HOSTILE}]", 100.0, explanation=explanation, reason=HOSTILE)
     data["message"] = HOSTILE
@@ -459,6 +476,23 @@ def test_the_explanation_is_shown_for_a_leak() -> None:
         "chain": "module shop -> dict['_CACHE'] -> dict",
         "notes": ["a note"],
         "resources": {"threads": ["1 x thread 'worker'"]},
+        "sizes": [{"type": "Order", "size_per_run": 3072.0, "count_per_run": 2.0}],
+        "graph": {"dot": "graphs/t.py__test_leak.dot", "svg": "graphs/t.py__test_leak.svg"},
+        "native": {
+            "runs": 3,
+            "sites": [
+                {
+                    "function": "leak",
+                    "file": "leaky.c",
+                    "line": 8,
+                    "python": "t.py:19 in test_leak: LIB.leak(1 << 20)",
+                    "native_stack": ["leak at leaky.c:8", "ffi_call"],
+                    "size_per_run": 1048576.0,
+                    "count_per_run": 1.0,
+                }
+            ],
+            "notes": ["a native note"],
+        },
     }
     page = Page(html.render(payload([leak("t.py::test_leak", 2048.0, explanation=explanation)])))
     for text in (
@@ -471,6 +505,15 @@ def test_the_explanation_is_shown_for_a_leak() -> None:
         "a note",
         "1 x thread 'worker'",
         "new threads still open after the runs",
+        "sizes by type (pympler)",
+        "+3.0 KiB",
+        "graphs/t.py__test_leak.dot",
+        "graphs/t.py__test_leak.svg",
+        "native allocations (memray, 3 more runs)",
+        "leak at leaky.c:8",
+        "t.py:19 in test_leak: LIB.leak(1 << 20)",
+        "+1.0 MiB",
+        "a native note",
     ):
         assert text in page.text, text
 

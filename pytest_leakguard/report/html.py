@@ -717,7 +717,7 @@ def _items(value: Any) -> list[Mapping[str, Any]]:
 
 
 def _explanation(explanation: Mapping[str, Any]) -> str:
-    """What the deep probes found: open resources, allocation sites, types, holders, chain."""
+    """What the deep probes found: resources, sites, types, holders, chain, sizes, native."""
     parts = ['<div class="explanation">']
     resources = explanation.get("resources")
     if isinstance(resources, Mapping):
@@ -763,11 +763,61 @@ def _explanation(explanation: Mapping[str, Any]) -> str:
         )
     if explanation.get("chain"):
         parts.append(f"<h3>back-reference chain</h3><pre>{esc(explanation['chain'])}</pre>")
+    sizes = _items(explanation.get("sizes"))
+    if sizes:
+        rows = "".join(
+            f'<tr><td class="mono">{esc(t.get("type", "?"))}</td>'
+            f'<td class="num">+{esc(_amount(t.get("size_per_run"), "bytes"))}</td>'
+            f'<td class="num">+{esc(_amount(t.get("count_per_run"), "count"))}</td></tr>'
+            for t in sizes
+        )
+        parts.append(
+            '<h3>sizes by type (pympler)</h3><table class="data"><thead><tr><th>type</th>'
+            '<th class="num">bytes per run</th><th class="num">objects per run</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>"
+        )
+    graph = explanation.get("graph")
+    if isinstance(graph, Mapping) and graph.get("dot"):
+        svg = f" (picture: <code>{esc(graph['svg'])}</code>)" if graph.get("svg") else ""
+        parts.append(f"<h3>back-reference graph</h3><p><code>{esc(graph['dot'])}</code>{svg}</p>")
+    native = explanation.get("native")
+    if isinstance(native, Mapping):
+        parts.append(_native(native))
     notes = explanation.get("notes")
     if isinstance(notes, list) and notes:
         items = "".join(f"<li>{esc(note)}</li>" for note in notes)
         parts.append(f"<h3>notes</h3><ul>{items}</ul>")
     parts.append("</div>")
+    return "".join(parts)
+
+
+def _native(native: Mapping[str, Any]) -> str:
+    """What memray saw: native allocation sites the extra runs left allocated, with both stacks."""
+    rows = []
+    for site in _items(native.get("sites")):
+        where = str(site.get("function", "?"))
+        if site.get("file"):
+            where += f" at {site['file']}:{site.get('line', '?')}"
+        stack = site.get("native_stack")
+        detail = f"<code>{esc(site['python'])}</code>" if site.get("python") else ""
+        if isinstance(stack, list) and stack:
+            frames = esc("\n".join(str(frame) for frame in stack))
+            detail += f"<details><summary>native stack</summary><pre>{frames}</pre></details>"
+        rows.append(
+            f'<tr><td class="mono">{esc(where)}</td><td class="code">{detail}</td>'
+            f'<td class="num">+{esc(_amount(site.get("size_per_run"), "bytes"))}</td>'
+            f'<td class="num">+{esc(_amount(site.get("count_per_run"), "count"))}</td></tr>'
+        )
+    parts = [f"<h3>native allocations (memray, {esc(native.get('runs', '?'))} more runs)</h3>"]
+    if rows:
+        parts.append(
+            '<table class="data"><thead><tr><th>allocated in</th><th>called from</th>'
+            '<th class="num">size per run</th><th class="num">allocations per run</th></tr>'
+            f"</thead><tbody>{''.join(rows)}</tbody></table>"
+        )
+    notes = native.get("notes")
+    if isinstance(notes, list) and notes:
+        parts.append("<ul>" + "".join(f"<li>{esc(note)}</li>" for note in notes) + "</ul>")
     return "".join(parts)
 
 
