@@ -106,7 +106,7 @@ class Rerun:
             if self.logging is not None:
                 stash = self.item.stash
                 stash[caplog_records_key] = {}
-                stack.callback(_forget_logs, stash)
+                stack.callback(_forget_logs, stash, self.logging)
                 stack.enter_context(_log_capture(self.logging, self.item))
             yield
 
@@ -118,8 +118,13 @@ def _log_capture(plugin: Any, item: pytest.Item) -> contextlib.AbstractContextMa
     return contextlib.contextmanager(lambda: run)()  # pytest 8.0: a generator
 
 
-def _forget_logs(stash: pytest.Stash) -> None:
-    # As the logging plugin's teardown does: the records must not outlive the run.
+def _forget_logs(stash: pytest.Stash, plugin: Any) -> None:
+    # As the logging plugin's teardown does: the records must not outlive the run
+    # (in a normal run the teardown phase's capture drops the call phase's records).
+    for name in ("caplog_handler", "report_handler"):
+        handler = getattr(plugin, name, None)
+        if handler is not None:
+            handler.reset()
     if caplog_records_key in stash:
         del stash[caplog_records_key]
     if caplog_handler_key in stash:

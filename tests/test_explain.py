@@ -66,6 +66,11 @@ def test_strings():
     NAMES.append([str(COUNTER[0]) * 500])
 
 
+def test_logs_and_leaks():
+    logging.getLogger("shop.orders").warning("order %s placed", len(ORDERS))
+    ORDERS.append(Order(4))
+
+
 def test_clean():
     Order(3)
 """
@@ -159,6 +164,18 @@ def test_message_names_site_and_holder(
         assert chain in (test["explanation"]["chain"] or "")
     # The same explanation is printed in the terminal.
     assert line in output
+
+
+def test_log_records_of_the_runs_are_not_an_allocation_site(
+    leak_run: tuple[str, dict[str, Any]],
+) -> None:
+    """pytest's log capture keeps one run's records until the next run: not growth."""
+    _, tests = leak_run
+    test = tests["test_logs_and_leaks"]
+    assert test["verdict"] == "leak"
+    codes = [site["code"] for site in test["explanation"]["sites"]]
+    assert any("ORDERS.append(Order(4))" in code for code in codes), codes
+    assert not any(".warning(" in code for code in codes), codes
 
 
 def test_clean_tests_never_run_deep_probes(leak_run: tuple[str, dict[str, Any]]) -> None:
