@@ -28,7 +28,7 @@ import sys
 import time
 import tracemalloc
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 FRAMES = 25
@@ -80,24 +80,33 @@ class Explainer:
         self._heap: dict[int, None] | None = None
         """Ids of the objects in pympler's list at :meth:`before` (``None``: no pympler)."""
 
-    def before(self) -> None:
-        """Start deep tracing and record the state after settling."""
+    def before(self, absorb: Callable[[], object] | None = None) -> None:
+        """Start deep tracing and record the state after settling.
+
+        ``absorb`` (one more run of the test, settled) is called once tracing has
+        restarted, before the snapshot: an object the test replaces on every run
+        (a "last result" global, a handler's last records) was allocated untraced
+        before the restart, and its traced successor would otherwise look like
+        growth.
+        """
         # Imported now, not between the observations: imports fill sys.modules and caches.
         with contextlib.suppress(ImportError):
             import objgraph  # noqa: F401
         with contextlib.suppress(ImportError):
             from pympler import muppy  # noqa: F401
-        # Walk first: reading an instance's __dict__ creates it (Python 3.11+), and
-        # those dicts must not count as growth.
-        self._sizes, self._paths = _holder_sizes()
-        self._types = _type_counts()
-        # Before deep tracing (traced with 25 frames, it is slow); what exists now exists
-        # at the second summary too, and what is made from here on is left out of it.
-        self._heap = _heap_ids()
         if self.frames < FRAMES:
             tracemalloc.stop()
             tracemalloc.start(FRAMES)
             self._restarted = True
+            if absorb is not None:
+                absorb()
+        # Walk first: reading an instance's __dict__ creates it (Python 3.11+), and
+        # those dicts must not count as growth.
+        self._sizes, self._paths = _holder_sizes()
+        self._types = _type_counts()
+        # What exists now exists at the second summary too, and what is made from
+        # here on is left out of it.
+        self._heap = _heap_ids()
         self._snapshot = tracemalloc.take_snapshot()
 
     def abort(self) -> None:

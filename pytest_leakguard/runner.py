@@ -353,11 +353,20 @@ def _explain(
     return explanation
 
 
+def _settled(run_once: Callable[[], Verdict | None]) -> None:
+    run_once()
+    settle()
+
+
 def _observe(explainer: Explainer | NativeExplainer, run_once: Callable[[], Verdict | None]) -> Any:
     """``before``, up to :data:`EXPLAIN_RUNS` runs (none if ``before`` gave False), ``after``."""
     try:
         settle()
-        observing = explainer.before()
+        if isinstance(explainer, Explainer):
+            explainer.before(absorb=lambda: _settled(run_once))
+            observing: object = None
+        else:
+            observing = explainer.before()
         done = 0
         try:
             while observing is not False and done < EXPLAIN_RUNS and run_once() is None:
