@@ -91,6 +91,10 @@ def pytest_configure(config: pytest.Config) -> None:
     units = {name: factory().unit for name, factory in factories.items()}
     settings = load_settings(config, units, factories)
     config.pluginmanager.register(LeakGuard(config, settings, factories, units), PLUGIN_NAME)
+    if hasattr(config.hook, "pytest_timeout_set_timer"):  # pytest-timeout is loaded
+        from .timeouts import PerRunTimeout
+
+        config.pluginmanager.register(PerRunTimeout(ITEM_SETTINGS), "leakguard-timeout")
 
 
 def pytest_report_teststatus(

@@ -513,11 +513,6 @@ def test_after():
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known issue (#6): pytest-timeout's protocol-level timer spans the normal run and"
-    " every re-run, so a fast test with many re-runs can time out as a whole",
-)
 @pytest.mark.parametrize("method", ["signal", "thread"])
 def test_timeout_applies_to_each_run_not_to_all_of_them(
     pytester: pytest.Pytester, method: str
