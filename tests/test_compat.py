@@ -474,6 +474,7 @@ def test_timeout_in_a_rerun_is_an_error_verdict(pytester: pytest.Pytester, func_
     entry = result.entry("test_hang.py::test_hangs_on_third_run")
     assert entry["reason"] == "call failed when the test was run again"
     assert "Timeout" in entry["error"]
+    assert (entry["warmup"], entry["runs"]) == (WARMUP, 0)  # the 2nd warm-up run timed out
     # the normal run passed: the test passes (only --leakguard-strict fails an error)
     result.result.assert_outcomes(passed=2)
     assert result.calls("runs.txt")["hang"] == 3
@@ -792,6 +793,55 @@ def test_cov_measures_the_reruns_too(pytester: pytest.Pytester, dist: tuple[str,
     executed, missing = coverage_of(pytester)
     assert missing == missed  # the line only a re-run reaches is covered
     assert executed == sorted(executed_alone + again)
+
+
+# ---------------------------------------------------------------- pytest versions, error verdicts
+
+WORDS_SOURCE = (
+    RECORD
+    + """
+KEPT = []
+
+
+def test_leaks():
+    KEPT.append([bytearray(100)])
+
+
+def test_fails_in_a_measured_run():
+    # the normal run, 2 warm-up runs, 2 measured runs pass; the 3rd measured run fails
+    if record("fails") == 6:
+        raise RuntimeError("sixth call fails")
+"""
+)
+
+
+def test_status_words_and_runs_made(pytester: pytest.Pytester) -> None:
+    # pytest 8.0 printed a (word, markup) tuple in the short test summary: the tox env
+    # pytest-lowest runs this test on it.
+    pytester.makepyfile(test_words=WORDS_SOURCE)
+    result = run(pytester, (), "--leakguard-strict", "-rf")
+    assert_sound(result)
+    assert_verdicts(
+        result,
+        {
+            "test_words.py::test_leaks": "leak",
+            "test_words.py::test_fails_in_a_measured_run": "error",
+        },
+    )
+    summary = result.result.outlines
+    summary = summary[summary.index(next(s for s in summary if "short test summary" in s)) :]
+    nodeid = "test_words.py::test_fails_in_a_measured_run"
+    assert [line.split(" - ")[0] for line in summary if " - " in line] == [
+        "LEAKED test_words.py::test_leaks",
+        f"LEAKERROR {nodeid}",
+    ], result.output()
+    assert result.status("test_words.py::test_leaks") == "LEAKED"
+    entry = result.entry(nodeid)
+    # the runs made: both warm-up runs and 3 measured ones, the last of them failed
+    assert (entry["warmup"], entry["runs"]) == (WARMUP, 3), describe(entry)
+    assert entry["message"].startswith("leak check error: a re-run of the test failed (3 measured")
+    assert len(entry["samples"]["tracemalloc"]) == 1 + WARMUP + 2  # before the runs, each passed
+    assert result.calls("runs.txt")["fails"] == 1 + WARMUP + 3
 
 
 # ---------------------------------------------------------------- doctests
