@@ -571,17 +571,26 @@ def test_always_fails():
     assert False
 
 
-def test_plain():
+@pytest.fixture(scope="module")
+def resource():
+    record("module-setup")
+    yield
+    record("module-teardown")
+
+
+@pytest.mark.flaky(reruns=2)
+def test_fails_in_the_check(resource):
+    # passes its normal run and the warm-up runs, fails in the first measured run
+    if record("check") == 4:
+        assert False, "fails in the check"
+
+
+def test_plain(resource):
     record("plain")
 """
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known issue (#6): pytest-rerunfailures also implements pytest_runtest_protocol;"
-    " leakguard's runs instead, so a checked test that fails once is not rerun",
-)
 def test_rerunfailures_judges_the_passing_attempt(pytester: pytest.Pytester) -> None:
     pytest.importorskip("pytest_rerunfailures")
     pytester.makepyfile(test_rerun=RERUN_SOURCE)
@@ -593,6 +602,7 @@ def test_rerunfailures_judges_the_passing_attempt(pytester: pytest.Pytester) -> 
             "test_rerun.py::test_fails_once_then_passes": "clean",
             "test_rerun.py::test_fails_once_then_leaks": "leak",
             "test_rerun.py::test_always_fails": "skipped",
+            "test_rerun.py::test_fails_in_the_check": "error",
             "test_rerun.py::test_plain": "clean",
         },
     )
@@ -606,7 +616,11 @@ def test_rerunfailures_judges_the_passing_attempt(pytester: pytest.Pytester) -> 
     assert status_lines(result, "test_rerun.py::test_always_fails") == ["RERUN", "RERUN", "FAILED"]
     assert result.calls("runs.txt")["always"] == 3
     assert status_lines(result, "test_rerun.py::test_fails_once_then_leaks")[-1] == "LEAKED"
-    assert "4 checked: 1 leaked, 2 clean, 1 skipped" in result.output()
+    # a failure in the check's own runs is an error verdict, not an attempt to retry
+    assert status_lines(result, "test_rerun.py::test_fails_in_the_check") == ["PASSED"]
+    counts = result.calls("runs.txt")
+    assert (counts["check"], counts["module-setup"], counts["module-teardown"]) == (4, 1, 1)
+    assert "5 checked: 1 leaked, 1 error, 2 clean, 1 skipped" in result.output()
 
 
 FLAKY_SOURCE = (
@@ -635,17 +649,19 @@ def test_needs_two_passes():
     record("two")
 
 
+@flaky(max_runs=3)
+def test_fails_in_the_check():
+    # passes its normal run and the warm-up runs, fails in the first measured run
+    if record("check") == 4:
+        assert False, "fails in the check"
+
+
 def test_plain():
     record("plain")
 """
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known issue (#6): a checked test that fails once is not rerun by flaky under"
-    " --leakguard, so it fails instead of passing on its second attempt",
-)
 def test_flaky_judges_the_passing_attempt(pytester: pytest.Pytester) -> None:
     pytest.importorskip("flaky")
     pytester.makepyfile(test_flaky=FLAKY_SOURCE)
@@ -657,6 +673,7 @@ def test_flaky_judges_the_passing_attempt(pytester: pytest.Pytester) -> None:
             "test_flaky.py::test_fails_once_then_passes": "clean",
             "test_flaky.py::test_fails_once_then_leaks": "leak",
             "test_flaky.py::test_needs_two_passes": "clean",
+            "test_flaky.py::test_fails_in_the_check": "error",
             "test_flaky.py::test_plain": "clean",
         },
     )
@@ -672,6 +689,8 @@ def test_flaky_judges_the_passing_attempt(pytester: pytest.Pytester) -> None:
     )
     assert status_lines(result, "test_flaky.py::test_fails_once_then_leaks")[-1] == "LEAKED"
     assert status_lines(result, nodeid) == ["PASSED"]
+    # a failure in the check's own runs is an error verdict, not an attempt to retry
+    assert result.calls("runs.txt")["check"] == 4
 
 
 # ---------------------------------------------------------------- pytest-randomly
