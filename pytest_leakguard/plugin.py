@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _pytest.runner
 import pytest
 
 from . import __version__, baseline
@@ -26,8 +30,16 @@ from .probes.memory import stop_session_tracing
 from .report import json_report
 from .report.json_report import write_text_atomic
 from .report.terminal import LeakRepr, summary_lines
-from .runner import attach, run_test
-from .verdict import ERROR, INCONCLUSIVE, LEAK, Verdict
+from .runner import (
+    _drop_stale_finalizers,
+    _final_teardown,
+    _forget_request,
+    _why_not_rerun,
+    attach,
+    measure,
+    run_test,
+)
+from .verdict import ERROR, INCONCLUSIVE, LEAK, SKIPPED, Verdict
 
 ITEM_SETTINGS = pytest.StashKey[Settings]()
 UNITS = ("bytes", "count", "resources")
@@ -100,16 +112,22 @@ def pytest_configure(config: pytest.Config) -> None:
             )
     settings = load_settings(config, units, factories)
     config.pluginmanager.register(LeakGuard(config, settings, factories, units), PLUGIN_NAME)
+    if hasattr(config.hook, "pytest_timeout_set_timer"):  # pytest-timeout is loaded
+        from .timeouts import PerRunTimeout
+
+        config.pluginmanager.register(PerRunTimeout(ITEM_SETTINGS), "leakguard-timeout")
 
 
 def pytest_report_teststatus(
     report: pytest.TestReport, config: pytest.Config
-) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
+) -> tuple[str, str, str] | None:
     data = getattr(report, "leakguard", None)
     if data is None or not report.failed or data["verdict"] not in _STATUS_WORDS:
         return None
     letter, word = _STATUS_WORDS[data["verdict"]]
-    return "failed", letter, (word, {"red": True})
+    # A plain word: pytest shows a failed report's word in red anyway, and pytest 8.0
+    # prints a (word, markup) tuple as is in the short test summary.
+    return "failed", letter, word
 
 
 class LeakGuard:
@@ -127,6 +145,8 @@ class LeakGuard:
         self.factories = factories
         self.units = units
         self.results: list[dict[str, Any]] = []
+        self.retried: dict[str, _Attempts] = {}
+        """Checked tests a retry plugin runs, by node id, until their verdict."""
         self.checking = settings.enabled
         self.controller = not hasattr(config, "workerinput")
         self.baseline: baseline.Baseline | None = None
@@ -193,6 +213,10 @@ class LeakGuard:
         settings = item.stash.get(ITEM_SETTINGS, None)
         if settings is None or _showing_setup(item.config):
             return None
+        if _retried(item):
+            # Its plugin runs it; its last attempt is judged when logged (see logreport).
+            self.retried[item.nodeid] = _Attempts(item, nextitem, settings)
+            return None
         ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         outcome = run_test(item, nextitem, settings, self.factories)
@@ -225,10 +249,47 @@ class LeakGuard:
         for probe, growth in sorted(data["growth_per_run"].items()):
             report.user_properties.append((f"leakguard_growth_{probe}", round(growth, 3)))
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        attempts = self.retried.get(report.nodeid)
+        if attempts is not None and report.when != "teardown":
+            attempts.logged[report.when] = report
+        elif attempts is not None:
+            self._judge_attempt(attempts, report)
         data = getattr(report, "leakguard", None)
         if data is not None:
             self.results.append(data)
+
+    def _judge_attempt(self, attempts: _Attempts, teardown: pytest.TestReport) -> None:
+        """Check a retried test after the attempt its plugin keeps, before its teardown is logged.
+
+        An attempt to be retried is not logged (flaky) or logged as ``rerun``
+        (pytest-rerunfailures).  The attempt was torn down for the next test: the
+        check sets the test up again, runs it as :func:`run_test` does, and tears down
+        again for the next test.  The verdict goes on the teardown report.
+        """
+        item, logged = attempts.item, attempts.logged
+        setup, call = logged.pop("setup", None), logged.pop("call", None)
+        if setup is None or (call is None and setup.passed):
+            return  # flaky did not log this attempt: it retries it
+        if "rerun" in (setup.outcome, getattr(call, "outcome", ""), teardown.outcome):
+            return  # pytest-rerunfailures retries it
+        del self.retried[item.nodeid]
+        reason = _why_not_rerun(item, setup, call)
+        if reason is None and teardown.failed:
+            reason = "the test's teardown failed"
+        if reason is not None:
+            verdict = Verdict(SKIPPED, reason=reason)
+        else:
+            _forget_request(item)
+            _drop_stale_finalizers(item)
+            with _own_runs(item):
+                verdict = measure(item, attempts.settings, self.factories)
+            failed = _final_teardown(item, attempts.nextitem)
+            if failed is not None:
+                teardown.outcome, teardown.longrepr = "failed", failed.longrepr
+        self._judge(item, teardown, verdict, attempts.settings)
+        self._properties(teardown, teardown.leakguard)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Any:
@@ -294,6 +355,58 @@ class LeakGuard:
             from .report import html
 
             write_text_atomic(str(self._path(html_path)), html.render(payload))
+
+
+@dataclass
+class _Attempts:
+    """A checked test that a retry plugin runs: what its check needs, and the reports
+    of its current attempt logged so far."""
+
+    item: pytest.Item
+    nextitem: pytest.Item | None
+    settings: Settings
+    logged: dict[str, pytest.TestReport] = field(default_factory=dict)
+
+
+def _retried(item: pytest.Item) -> bool:
+    """Whether pytest-rerunfailures or flaky runs this test's protocol, to retry it."""
+    plugins = item.config.pluginmanager
+    rerun: Any = sys.modules.get("pytest_rerunfailures")
+    if rerun is not None and plugins.is_registered(rerun) and rerun.get_reruns_count(item):
+        return True
+    flaky = sys.modules.get("flaky.flaky_pytest_plugin")
+    if flaky is None or not plugins.is_registered(flaky):
+        return False
+    decorated = (getattr(item, "function", None), getattr(item, "cls", None))  # @flaky
+    return (
+        item.get_closest_marker("flaky") is not None
+        or bool(item.config.getoption("force_flaky", False))
+        or any(hasattr(obj, "_flaky_max_runs") for obj in decorated)
+    )
+
+
+@contextlib.contextmanager
+def _own_runs(item: pytest.Item) -> Iterator[None]:
+    """The check's runs as pytest's runner makes them, not as attempts of a retry plugin.
+
+    flaky replaces ``_pytest.runner.call_and_report`` while it runs a test, and counts
+    every run that passes through it; pytest-rerunfailures, at the teardown of a failed
+    run of a test whose attempts it counts (``execution_count``), holds back the
+    higher-scoped fixtures' finalizers for a retry.
+    """
+    replaced = _pytest.runner.call_and_report
+    attempts = item.__dict__.pop("execution_count", None)
+    _pytest.runner.call_and_report = _CALL_AND_REPORT
+    try:
+        yield
+    finally:
+        _pytest.runner.call_and_report = replaced
+        if attempts is not None:
+            setattr(item, "execution_count", attempts)  # noqa: B010
+
+
+_CALL_AND_REPORT = _pytest.runner.call_and_report
+"""pytest's own, as imported before any plugin ran a test (flaky replaces it meanwhile)."""
 
 
 def _showing_setup(config: pytest.Config) -> bool:

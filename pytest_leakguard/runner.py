@@ -313,7 +313,9 @@ def measure(
         gc.unfreeze()
     samples = series.as_lists()
     if verdict is not None:
-        verdict.warmup = settings.warmup
+        made = series.count  # a sample after each run that passed (and s0), plus the failed run
+        verdict.warmup = min(made, settings.warmup)
+        verdict.runs_made = max(0, made - settings.warmup)
         verdict.samples = samples
         return verdict
     assert decision is not None

@@ -214,11 +214,13 @@ class Verdict:
     error: str = ""
     explanation: dict[str, Any] | None = None
     """Allocation sites, growing types and holders (deep probes, leaks only)."""
+    runs_made: int = 0
+    """Measured runs made when no probe was judged (a re-run failed or skipped itself)."""
 
     @property
     def runs(self) -> int:
         """Measured runs (warm-up runs not counted)."""
-        return max((t.runs for t in self.trends), default=0)
+        return max((t.runs for t in self.trends), default=self.runs_made)
 
     @property
     def offending(self) -> list[ProbeTrend]:
@@ -313,6 +315,7 @@ class Verdict:
             samples={k: list(v) for k, v in data.get("samples", {}).items()},
             error=data.get("error", ""),
             explanation=data.get("explanation"),
+            runs_made=0 if trends else data.get("runs", 0),
         )
 
 

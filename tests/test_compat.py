@@ -474,6 +474,7 @@ def test_timeout_in_a_rerun_is_an_error_verdict(pytester: pytest.Pytester, func_
     entry = result.entry("test_hang.py::test_hangs_on_third_run")
     assert entry["reason"] == "call failed when the test was run again"
     assert "Timeout" in entry["error"]
+    assert (entry["warmup"], entry["runs"]) == (WARMUP, 0)  # the 2nd warm-up run timed out
     # the normal run passed: the test passes (only --leakguard-strict fails an error)
     result.result.assert_outcomes(passed=2)
     assert result.calls("runs.txt")["hang"] == 3
@@ -513,11 +514,6 @@ def test_after():
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known issue (#6): pytest-timeout's protocol-level timer spans the normal run and"
-    " every re-run, so a fast test with many re-runs can time out as a whole",
-)
 @pytest.mark.parametrize("method", ["signal", "thread"])
 def test_timeout_applies_to_each_run_not_to_all_of_them(
     pytester: pytest.Pytester, method: str
@@ -575,17 +571,26 @@ def test_always_fails():
     assert False
 
 
-def test_plain():
+@pytest.fixture(scope="module")
+def resource():
+    record("module-setup")
+    yield
+    record("module-teardown")
+
+
+@pytest.mark.flaky(reruns=2)
+def test_fails_in_the_check(resource):
+    # passes its normal run and the warm-up runs, fails in the first measured run
+    if record("check") == 4:
+        assert False, "fails in the check"
+
+
+def test_plain(resource):
     record("plain")
 """
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known issue (#6): pytest-rerunfailures also implements pytest_runtest_protocol;"
-    " leakguard's runs instead, so a checked test that fails once is not rerun",
-)
 def test_rerunfailures_judges_the_passing_attempt(pytester: pytest.Pytester) -> None:
     pytest.importorskip("pytest_rerunfailures")
     pytester.makepyfile(test_rerun=RERUN_SOURCE)
@@ -597,6 +602,7 @@ def test_rerunfailures_judges_the_passing_attempt(pytester: pytest.Pytester) -> 
             "test_rerun.py::test_fails_once_then_passes": "clean",
             "test_rerun.py::test_fails_once_then_leaks": "leak",
             "test_rerun.py::test_always_fails": "skipped",
+            "test_rerun.py::test_fails_in_the_check": "error",
             "test_rerun.py::test_plain": "clean",
         },
     )
@@ -610,7 +616,11 @@ def test_rerunfailures_judges_the_passing_attempt(pytester: pytest.Pytester) -> 
     assert status_lines(result, "test_rerun.py::test_always_fails") == ["RERUN", "RERUN", "FAILED"]
     assert result.calls("runs.txt")["always"] == 3
     assert status_lines(result, "test_rerun.py::test_fails_once_then_leaks")[-1] == "LEAKED"
-    assert "4 checked: 1 leaked, 2 clean, 1 skipped" in result.output()
+    # a failure in the check's own runs is an error verdict, not an attempt to retry
+    assert status_lines(result, "test_rerun.py::test_fails_in_the_check") == ["PASSED"]
+    counts = result.calls("runs.txt")
+    assert (counts["check"], counts["module-setup"], counts["module-teardown"]) == (4, 1, 1)
+    assert "5 checked: 1 leaked, 1 error, 2 clean, 1 skipped" in result.output()
 
 
 FLAKY_SOURCE = (
@@ -639,17 +649,19 @@ def test_needs_two_passes():
     record("two")
 
 
+@flaky(max_runs=3)
+def test_fails_in_the_check():
+    # passes its normal run and the warm-up runs, fails in the first measured run
+    if record("check") == 4:
+        assert False, "fails in the check"
+
+
 def test_plain():
     record("plain")
 """
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known issue (#6): a checked test that fails once is not rerun by flaky under"
-    " --leakguard, so it fails instead of passing on its second attempt",
-)
 def test_flaky_judges_the_passing_attempt(pytester: pytest.Pytester) -> None:
     pytest.importorskip("flaky")
     pytester.makepyfile(test_flaky=FLAKY_SOURCE)
@@ -661,6 +673,7 @@ def test_flaky_judges_the_passing_attempt(pytester: pytest.Pytester) -> None:
             "test_flaky.py::test_fails_once_then_passes": "clean",
             "test_flaky.py::test_fails_once_then_leaks": "leak",
             "test_flaky.py::test_needs_two_passes": "clean",
+            "test_flaky.py::test_fails_in_the_check": "error",
             "test_flaky.py::test_plain": "clean",
         },
     )
@@ -676,6 +689,8 @@ def test_flaky_judges_the_passing_attempt(pytester: pytest.Pytester) -> None:
     )
     assert status_lines(result, "test_flaky.py::test_fails_once_then_leaks")[-1] == "LEAKED"
     assert status_lines(result, nodeid) == ["PASSED"]
+    # a failure in the check's own runs is an error verdict, not an attempt to retry
+    assert result.calls("runs.txt")["check"] == 4
 
 
 # ---------------------------------------------------------------- pytest-randomly
@@ -797,6 +812,55 @@ def test_cov_measures_the_reruns_too(pytester: pytest.Pytester, dist: tuple[str,
     executed, missing = coverage_of(pytester)
     assert missing == missed  # the line only a re-run reaches is covered
     assert executed == sorted(executed_alone + again)
+
+
+# ---------------------------------------------------------------- pytest versions, error verdicts
+
+WORDS_SOURCE = (
+    RECORD
+    + """
+KEPT = []
+
+
+def test_leaks():
+    KEPT.append([bytearray(100)])
+
+
+def test_fails_in_a_measured_run():
+    # the normal run, 2 warm-up runs, 2 measured runs pass; the 3rd measured run fails
+    if record("fails") == 6:
+        raise RuntimeError("sixth call fails")
+"""
+)
+
+
+def test_status_words_and_runs_made(pytester: pytest.Pytester) -> None:
+    # pytest 8.0 printed a (word, markup) tuple in the short test summary: the tox env
+    # pytest-lowest runs this test on it.
+    pytester.makepyfile(test_words=WORDS_SOURCE)
+    result = run(pytester, (), "--leakguard-strict", "-rf")
+    assert_sound(result)
+    assert_verdicts(
+        result,
+        {
+            "test_words.py::test_leaks": "leak",
+            "test_words.py::test_fails_in_a_measured_run": "error",
+        },
+    )
+    summary = result.result.outlines
+    summary = summary[summary.index(next(s for s in summary if "short test summary" in s)) :]
+    nodeid = "test_words.py::test_fails_in_a_measured_run"
+    assert [line.split(" - ")[0] for line in summary if " - " in line] == [
+        "LEAKED test_words.py::test_leaks",
+        f"LEAKERROR {nodeid}",
+    ], result.output()
+    assert result.status("test_words.py::test_leaks") == "LEAKED"
+    entry = result.entry(nodeid)
+    # the runs made: both warm-up runs and 3 measured ones, the last of them failed
+    assert (entry["warmup"], entry["runs"]) == (WARMUP, 3), describe(entry)
+    assert entry["message"].startswith("leak check error: a re-run of the test failed (3 measured")
+    assert len(entry["samples"]["tracemalloc"]) == 1 + WARMUP + 2  # before the runs, each passed
+    assert result.calls("runs.txt")["fails"] == 1 + WARMUP + 3
 
 
 # ---------------------------------------------------------------- doctests

@@ -590,8 +590,17 @@ ROUND_TRIP = [
     Verdict(CLEAN, warmup=2, trends=(trend("blocks", FLAT, 0.0),), samples={"blocks": [1, 1]}),
     Verdict(INCONCLUSIVE, warmup=0, trends=(trend("blocks", NOISY, 0.5, runs=7),)),
     Verdict(ERROR, reason="call failed when the test was run again", error="Traceback\nboom"),
+    Verdict(ERROR, reason="call failed when the test was run again", warmup=2, runs_made=3),
     Verdict(SKIPPED, reason="the test was skipped"),
 ]
+
+
+def test_error_verdict_counts_the_runs_made() -> None:
+    verdict = Verdict(ERROR, reason="call failed when the test was run again", runs_made=3)
+    assert verdict.runs == verdict.to_dict()["runs"] == 3
+    assert "(3 measured runs after 0 warm-up runs)" in verdict.message()
+    # probes' trends, when there are any, say how many runs were judged
+    assert dataclasses.replace(LEAK_VERDICT, runs_made=3).runs == LEAK_VERDICT.runs
 
 
 @pytest.mark.parametrize("verdict", ROUND_TRIP, ids=lambda v: v.status)
