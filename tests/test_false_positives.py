@@ -63,6 +63,16 @@ def test_recwarn(recwarn):
 def test_monkeypatch(monkeypatch):
     monkeypatch.setenv("SHOP_MODE", "test")
     monkeypatch.setattr(logging, "raiseExceptions", False)
+
+
+def test_tmp_path_factory(tmp_path, tmp_path_factory):
+    # Every run starts with empty directories; the paths of each run are recorded.
+    first, second = tmp_path_factory.mktemp("data"), tmp_path_factory.mktemp("data")
+    for directory in (tmp_path, first, second):
+        assert not any(directory.iterdir())
+        (directory / "a.txt").write_text("x")
+    with open(__file__ + ".paths", "a") as paths:
+        paths.write(f"{tmp_path} {first} {second}\\n")
 """
 
 
@@ -94,7 +104,10 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
     )
     assert done.returncode == 0, done.stdout + done.stderr
     tests = json.loads(report.read_text())["tests"]
-    return {t["nodeid"].split("::")[-1]: t for t in tests}
+    found = {t["nodeid"].split("::")[-1]: t for t in tests}
+    paths = (directory / "test_pytest_machinery.py.paths").read_text().splitlines()
+    found["test_tmp_path_factory"]["paths"] = [line.split() for line in paths]
+    return found
 
 
 @pytest.mark.parametrize(
@@ -107,8 +120,23 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
         "test_record_property",
         "test_recwarn",
         "test_monkeypatch",
+        "test_tmp_path_factory",
     ],
 )
 def test_pytest_machinery_is_not_a_leak(verdicts: dict[str, dict[str, Any]], name: str) -> None:
     test = verdicts[name]
     assert test["verdict"] == "clean", test["message"]
+
+
+def test_re_runs_reuse_their_temporary_directories(verdicts: dict[str, dict[str, Any]]) -> None:
+    """A new numbered directory per run was a leak on Python 3.12: pathlib interns path parts.
+
+    The normal run keeps its own directories; every re-run gets the same ones, emptied.
+    """
+    test = verdicts["test_tmp_path_factory"]
+    runs = test["paths"]
+    assert len(runs) == 1 + test["warmup"] + test["runs"]
+    normal, *reruns = runs
+    assert len(set(map(tuple, reruns))) == 1, reruns
+    assert not set(normal) & set(reruns[0])
+    assert len(set(reruns[0])) == 3  # two mktemp("data") in one run stay two directories
