@@ -23,6 +23,7 @@ from _pytest.runner import CallInfo, call_and_report, runtestprotocol
 
 from .config import RSS_FLOOR, Settings
 from .explain import Explainer
+from .held import held_reports
 from .probes import Probe, ProbeFactory
 from .probes.resources import IGNORE_KINDS
 from .settle import settle
@@ -172,9 +173,11 @@ def _finish_owner(finalizer: object) -> pytest.FixtureDef[Any] | None:
 
 def _rerun(item: pytest.Item) -> Verdict | None:
     """Run the test once more; a verdict if the run did not pass."""
-    reports = runtestprotocol(item, log=False, nextitem=_parent(item))
+    with held_reports(item.config) as held:
+        reports = runtestprotocol(item, log=False, nextitem=_parent(item))
     _drop_stale_finalizers(item)
-    for report in reports:
+    # A subtest's report is held back (see held.py), but its failure counts.
+    for report in [*reports, *(r for r in held if r.failed)]:
         if report.failed:
             return Verdict(
                 ERROR,

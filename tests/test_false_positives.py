@@ -16,6 +16,7 @@ import pytest
 
 SUITE = """
 import logging
+import unittest
 import warnings
 
 import pytest
@@ -63,12 +64,29 @@ def test_recwarn(recwarn):
 def test_monkeypatch(monkeypatch):
     monkeypatch.setenv("SHOP_MODE", "test")
     monkeypatch.setattr(logging, "raiseExceptions", False)
+
+
+class TestUnittestSubtests(unittest.TestCase):
+    # pytest 9 logs a report per subTest from inside the call: on every re-run too.
+    def test_subtests(self):
+        for size in (1, 2, 3):
+            with self.subTest(size=size):
+                self.assertEqual(len("x" * size), size)
+
+
+@pytest.mark.skipif(not hasattr(pytest, "Subtests"), reason="pytest < 9 has no subtests fixture")
+def test_subtests_fixture(subtests):
+    for size in (1, 2):
+        with subtests.test(size=size):
+            assert len("x" * size) == size
 """
 
 
 @pytest.fixture(scope="module")
-def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Run the suite under --leakguard in a subprocess; results by test name."""
+def machinery_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[str, dict[str, Any]], str]:
+    """Run the suite under --leakguard in a subprocess: results by test name, and the output."""
     directory: Path = tmp_path_factory.mktemp("false_positives")
     (directory / "test_pytest_machinery.py").write_text(SUITE)
     report = directory / "report.json"
@@ -83,6 +101,7 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
             "no:randomly",
             "-o",
             "addopts=",
+            "-q",  # pytest 9 counts passed subtests only when not at verbosity 0
             "--leakguard",
             f"--leakguard-json={report}",
         ],
@@ -94,7 +113,13 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
     )
     assert done.returncode == 0, done.stdout + done.stderr
     tests = json.loads(report.read_text())["tests"]
-    return {t["nodeid"].split("::")[-1]: t for t in tests}
+    return {t["nodeid"].split("::")[-1]: t for t in tests}, done.stdout
+
+
+@pytest.fixture(scope="module")
+def verdicts(machinery_run: tuple[dict[str, dict[str, Any]], str]) -> dict[str, dict[str, Any]]:
+    """The suite's results by test name."""
+    return machinery_run[0]
 
 
 @pytest.mark.parametrize(
@@ -107,8 +132,21 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
         "test_record_property",
         "test_recwarn",
         "test_monkeypatch",
+        "test_subtests",
     ],
 )
 def test_pytest_machinery_is_not_a_leak(verdicts: dict[str, dict[str, Any]], name: str) -> None:
     test = verdicts[name]
     assert test["verdict"] == "clean", test["message"]
+
+
+@pytest.mark.skipif(not hasattr(pytest, "Subtests"), reason="pytest < 9 has no subtests fixture")
+def test_subtest_reports_of_reruns_are_held_back(
+    machinery_run: tuple[dict[str, dict[str, Any]], str],
+) -> None:
+    verdicts, output = machinery_run
+    assert verdicts["test_subtests_fixture"]["verdict"] == "clean", verdicts[
+        "test_subtests_fixture"
+    ]["message"]
+    # As many subtest reports as one plain run logs: 3 subTests + 2 subtests.test.
+    assert " 5 subtests passed" in output.splitlines()[-1], output
