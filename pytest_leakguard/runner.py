@@ -21,13 +21,25 @@ from typing import Any, cast
 import pytest
 from _pytest.runner import CallInfo, call_and_report, runtestprotocol
 
+from .attribution import Observer
 from .config import RSS_FLOOR, Settings
 from .explain import Explainer
 from .held import held_reports
 from .probes import Probe, ProbeFactory
 from .probes.resources import IGNORE_KINDS
 from .settle import settle
-from .verdict import CONTINUE, ERROR, GROWING, LEAK, SKIPPED, Decision, Verdict, decide
+from .suppress import Attribution, Suppressions, judge
+from .verdict import (
+    CLEAN,
+    CONTINUE,
+    ERROR,
+    GROWING,
+    LEAK,
+    SKIPPED,
+    Decision,
+    Verdict,
+    decide,
+)
 
 FLOORS = {"rss": float(RSS_FLOOR)}
 """Resolution of probes whose small moves are noise (see :data:`config.RSS_FLOOR`)."""
@@ -247,6 +259,7 @@ def measure(
     verdict: Verdict | None = None
     decision: Decision | None = None
     explanation: dict[str, Any] | None = None
+    observer: Observer | None = None
     try:
         for probe in probes:
             probe.start()
@@ -280,8 +293,9 @@ def measure(
                     break
                 decision = None  # not kept alive into the next sample
             if decision is not None and decision.status == LEAK:
-                if settings.explain:
-                    explanation = _explain(item, run_once)
+                observer = _observer(item, settings)
+                if settings.explain or observer is not None:
+                    explanation = _explain(item, run_once, settings.explain, observer)
                 resources = _explain_resources(probes, decision)
                 if resources:
                     explanation = {**(explanation or {}), "resources": resources}
@@ -295,28 +309,88 @@ def measure(
         verdict.samples = samples
         return verdict
     assert decision is not None
-    return Verdict(
+    verdict = Verdict(
         decision.status,
         warmup=settings.warmup,
         trends=decision.trends,
         samples=samples,
         explanation=explanation,
     )
+    if observer is not None and observer.result is not None:
+        _suppress(verdict, observer.result)
+    return verdict
 
 
-def _explain(item: pytest.Item, run_once: Callable[[], Verdict | None]) -> dict[str, Any]:
+def _explain(
+    item: pytest.Item,
+    run_once: Callable[[], Verdict | None],
+    deep: bool = True,
+    observer: Observer | None = None,
+) -> dict[str, Any] | None:
     """Run the deep probes over a few more runs; their failure never fails pytest."""
-    explainer = Explainer(str(item.config.rootpath))
+    explainer = Explainer(str(item.config.rootpath)) if deep else None
     try:
         settle()
-        explainer.before()
-        done = 0
-        while done < EXPLAIN_RUNS and run_once() is None:
-            done += 1
-        settle()
-        return explainer.after(done)
+        if explainer is not None:
+            explainer.before()
+        done = _observed_runs(run_once, observer)
+        return explainer.after(done) if explainer is not None else None
     except Exception as exc:  # an explanation is a bonus: report, never crash the run
         return {"notes": [f"the deep probes failed: {type(exc).__name__}: {exc}"]}
+
+
+def _observed_runs(run_once: Callable[[], Verdict | None], observer: Observer | None) -> int:
+    """The explanation's runs, settled; all but the first observed for suppressions.
+
+    The observer starts after the first run: the deep probes restarted tracing,
+    and in that run what each run replaces (freed untraced, allocated traced)
+    would look like growth.  It stops before the deep probes' ``after``: each
+    then sees the other's bookkeeping as older than its own ``before``.
+    """
+    done = 0
+    observing = False
+    try:
+        while done < EXPLAIN_RUNS and run_once() is None:
+            done += 1
+            if done == 1 and observer is not None:
+                settle()
+                observer.before()
+                observing = True
+        settle()
+    finally:
+        if observing:
+            assert observer is not None
+            observer.finish(done - 1 if done == EXPLAIN_RUNS else 0)
+    return done
+
+
+def _observer(item: pytest.Item, settings: Settings) -> Observer | None:
+    """An observer of the explanation's runs, when ``site:``/``type:`` suppressions apply."""
+    suppressions = Suppressions.from_items(settings.ignore)
+    return Observer(suppressions, str(item.config.rootpath)) if suppressions else None
+
+
+def _suppress(verdict: Verdict, attribution: Attribution) -> None:
+    """Clear a leak whose growth suppressions explain, or say how far they went."""
+    explained, lines = judge(attribution, verdict.offending)
+    matched = {
+        pattern: amounts
+        for pattern, amounts in attribution.by_pattern.items()
+        if amounts["bytes_per_run"] > 0 or amounts["objects_per_run"] > 0
+    }
+    if explained:
+        verdict.status = CLEAN
+        verdict.reason = "leak suppressed by " + ", ".join(matched)
+        verdict.suppressions = [{"pattern": p, **amounts} for p, amounts in matched.items()]
+    elif matched:
+        if verdict.explanation is None:
+            verdict.explanation = {}
+        verdict.explanation.setdefault("notes", []).append(
+            "suppressions matched part of the growth only: "
+            + ", ".join(matched)
+            + "; "
+            + "; ".join(lines)
+        )
 
 
 def _explain_resources(probes: Sequence[Probe], decision: Decision) -> dict[str, list[str]]:

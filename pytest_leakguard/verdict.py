@@ -191,6 +191,9 @@ class Verdict:
     error: str = ""
     explanation: dict[str, Any] | None = None
     """Allocation sites, growing types and holders (deep probes, leaks only)."""
+    suppressions: list[dict[str, Any]] = field(default_factory=list)
+    """For a leak that ``site:``/``type:`` suppressions explained (the verdict is then
+    clean): each suppression used, with the bytes and objects per run it matched."""
 
     @property
     def runs(self) -> int:
@@ -262,6 +265,7 @@ class Verdict:
             "samples": {name: list(values) for name, values in self.samples.items()},
             "error": self.error,
             "explanation": self.explanation,
+            "suppressions": [dict(entry) for entry in self.suppressions],
             "message": self.message() if self.status != CLEAN else "",
         }
 
@@ -290,6 +294,7 @@ class Verdict:
             samples={k: list(v) for k, v in data.get("samples", {}).items()},
             error=data.get("error", ""),
             explanation=data.get("explanation"),
+            suppressions=[dict(entry) for entry in data.get("suppressions") or []],
         )
 
 

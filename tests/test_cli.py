@@ -151,6 +151,16 @@ BAD_FLAGS = [
         ["--leakguard-ignore", "'socket:*' is not KIND:GLOB"],
     ),
     ("ignore", "--leakguard-ignore=thread:", ["--leakguard-ignore", "'thread:'"]),
+    (
+        "ignore",
+        "--leakguard-ignore=site:a/[b",
+        ["--leakguard-ignore", "site:a/[b has an unclosed ["],
+    ),
+    (
+        "ignore",
+        "--leakguard-ignore=type:f()",
+        ["--leakguard-ignore", "type:f() is not a type name"],
+    ),
 ]
 
 
