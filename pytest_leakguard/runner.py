@@ -23,6 +23,7 @@ from _pytest.runner import CallInfo, call_and_report, runtestprotocol
 
 from .attribution import Observer
 from .config import RSS_FLOOR, Settings
+from .control import growth_without_tracing, needs_control, tracemalloc_own
 from .explain import Explainer
 from .held import held_reports
 from .probes import Probe, ProbeFactory
@@ -260,6 +261,7 @@ def measure(
     decision: Decision | None = None
     explanation: dict[str, Any] | None = None
     observer: Observer | None = None
+    own = False
     try:
         for probe in probes:
             probe.start()
@@ -293,6 +295,8 @@ def measure(
                     break
                 decision = None  # not kept alive into the next sample
             if decision is not None and decision.status == LEAK:
+                own = _tracemalloc_own(decision, run_once, probes, thresholds, settings.runs)
+            if decision is not None and decision.status == LEAK and not own:
                 observer = _observer(item, settings)
                 if settings.explain or observer is not None:
                     explanation = _explain(item, run_once, settings.explain, observer)
@@ -316,9 +320,34 @@ def measure(
         samples=samples,
         explanation=explanation,
     )
-    if observer is not None and observer.result is not None:
+    if own:
+        verdict.status = CLEAN
+        verdict.reason = TRACEMALLOC_OWN
+    elif observer is not None and observer.result is not None:
         _suppress(verdict, observer.result)
     return verdict
+
+
+TRACEMALLOC_OWN = (
+    "the growth is tracemalloc's own: it keeps the file name of every code object that"
+    " allocated while traced, and this test compiles code under a new name each run;"
+    " with tracing off it does not grow"
+)
+
+
+def _tracemalloc_own(
+    decision: Decision,
+    run_once: Callable[[], Verdict | None],
+    probes: Sequence[Probe],
+    thresholds: Mapping[str, float | None],
+    runs: int,
+) -> bool:
+    """Whether a leak's growth vanishes with tracing off (see control.py)."""
+    offending = [t for t in decision.trends if t.decisive and t.trend == GROWING]
+    if not needs_control(offending):
+        return False
+    trends = growth_without_tracing(run_once, settle, probes, thresholds, runs)
+    return trends is not None and tracemalloc_own(trends)
 
 
 def _explain(

@@ -1,7 +1,8 @@
-"""Regression tests: pytest's own machinery must not look like a leak over re-runs.
+"""Regression tests: pytest's (or tracemalloc's) own state must not look like a leak.
 
-Each case once grew from run to run inside pytest (not in the test) and was
-reported as a leak; the cause was fixed generically in the runner or settle().
+Each case once grew from run to run inside pytest or the instrument (not in the
+test) and was reported as a leak; the cause was fixed generically in the runner,
+settle() or a control run.
 """
 
 from __future__ import annotations
@@ -9,10 +10,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import describe, run_leakguard
+
+from pytest_leakguard.control import needs_control, tracemalloc_own
+from pytest_leakguard.verdict import ProbeTrend
+
+pytest_plugins = ["pytester"]
 
 SUITE = """
 import logging
@@ -150,3 +158,60 @@ def test_subtest_reports_of_reruns_are_held_back(
     ]["message"]
     # As many subtest reports as one plain run logs: 3 subTests + 2 subtests.test.
     assert " 5 subtests passed" in output.splitlines()[-1], output
+
+
+GENERATED = """
+import itertools
+
+_COUNT = itertools.count()
+_NAMES = []
+
+
+def test_compiles_code_under_a_new_name():
+    # As boltons' FunctionBuilder or a template engine: a new file name for each compile.
+    name = "<generated-%d>" % next(_COUNT)
+    namespace = {}
+    exec(compile("def f():\\n    return [1, 2, 3] * 10\\n", name, "exec"), namespace)
+    assert namespace["f"]() == [1, 2, 3] * 10
+
+
+def test_keeps_a_new_string_each_run():
+    # A real leak of the same shape (one string per run) stays a leak.
+    _NAMES.append("<generated-%d>" % next(_COUNT))
+"""
+
+
+def test_tracemalloc_file_name_table_is_not_a_leak(pytester: pytest.Pytester) -> None:
+    # tracemalloc keeps every distinct file name of code that allocated while traced.
+    pytester.makepyfile(test_generated=GENERATED)
+    run = run_leakguard(pytester, "test_generated.py")
+    generated = run.entry("test_generated.py::test_compiles_code_under_a_new_name")
+    assert generated["verdict"] == "clean", describe(generated)
+    assert generated["reason"].startswith("the growth is tracemalloc's own"), generated
+    kept = run.entry("test_generated.py::test_keeps_a_new_string_each_run")
+    assert kept["verdict"] == "leak", describe(kept)
+
+
+def _trend(probe: str, trend: str = "growing") -> ProbeTrend:
+    return ProbeTrend(probe, "count", trend, 1.0, 1.0, 20, 20, 0.0)
+
+
+def test_control_only_for_memory_leaks_with_growing_blocks() -> None:
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    try:
+        assert needs_control([_trend("blocks"), _trend("tracemalloc")])
+        assert not needs_control([_trend("tracemalloc")])  # bytes alone: a realloc in place
+        assert not needs_control([_trend("blocks"), _trend("rss")])
+        assert not needs_control([_trend("blocks"), _trend("fds")])
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    assert tracing or not needs_control([_trend("blocks")])
+
+
+def test_tracemalloc_own_needs_every_count_flat() -> None:
+    assert tracemalloc_own([_trend("blocks", "flat"), _trend("objects", "flat")])
+    assert not tracemalloc_own([_trend("blocks", "flat"), _trend("objects", "noisy")])
+    assert not tracemalloc_own([])
