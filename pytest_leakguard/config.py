@@ -17,6 +17,8 @@ import pytest
 
 from .baseline import DEFAULT_RULES, Rule, parse_rules
 from .probes.resources import IGNORE_KINDS
+from .suppress import KINDS as SUPPRESSION_KINDS
+from .suppress import check_pattern
 from .units import format_size, parse_count, parse_size
 
 RSS_FLOOR = 64 * 1024
@@ -163,19 +165,25 @@ def parse_probes(value: str | Iterable[str], known: Iterable[str]) -> tuple[str,
 
 
 def parse_ignore(value: str | Iterable[str]) -> tuple[tuple[str, str], ...]:
-    """Parse ``"thread:poller-*,fd:/dev/shm/*"`` (or a list, or ini lines) into pairs."""
+    """Parse ``"thread:poller-*,site:*/vendor/*"`` (or a list, or ini lines) into pairs.
+
+    Resource kinds (``thread``, ``fd``, ``task``, ``process``) are left out of
+    their probes' counts; ``site`` and ``type`` suppress a leak's memory growth
+    (see :mod:`pytest_leakguard.suppress`).
+    """
     if isinstance(value, str):
         items = [part.strip() for part in value.replace("\n", ",").split(",")]
         items = [item for item in items if item]
     else:
         items = [str(item).strip() for item in value]
     pairs = []
+    kinds = (*IGNORE_KINDS, *SUPPRESSION_KINDS)
     for item in items:
         kind, sep, pattern = item.partition(":")
-        if not sep or not pattern or kind not in IGNORE_KINDS:
-            raise ValueError(
-                f"{item!r} is not KIND:GLOB with KIND one of {', '.join(IGNORE_KINDS)}"
-            )
+        if not sep or not pattern or kind not in kinds:
+            raise ValueError(f"{item!r} is not KIND:GLOB with KIND one of {', '.join(kinds)}")
+        if kind in SUPPRESSION_KINDS:
+            check_pattern(kind, pattern)
         pairs.append((kind, pattern))
     return tuple(pairs)
 
@@ -335,8 +343,10 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
         "ignore",
         "--leakguard-ignore",
         "leakguard_ignore",
-        "resources not counted, comma-separated KIND:GLOB items: thread:NAME, fd:TARGET,"
-        " task:COROUTINE, process:COMMAND (for example thread:ThreadPoolExecutor-*)",
+        "suppressions, comma-separated KIND:GLOB items: resources not counted (thread:NAME,"
+        " fd:TARGET, task:COROUTINE, process:COMMAND) and memory growth allowed by allocation"
+        " site (site:FILE-OR-MODULE) or object type (type:NAME), for example"
+        " thread:ThreadPoolExecutor-*,site:*/vendor/*",
     ),
     (
         "explain",

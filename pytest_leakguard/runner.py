@@ -21,14 +21,19 @@ from typing import Any, cast
 import pytest
 from _pytest.runner import CallInfo, call_and_report
 
+from .attribution import Observer
 from .config import RSS_FLOOR, Settings
+from .control import growth_without_tracing, needs_control, tracemalloc_own
 from .explain import Explainer, graph_name
+from .held import held_reports
 from .native import NativeExplainer, rss_only
 from .probes import Probe, ProbeFactory
 from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun
 from .settle import settle
+from .suppress import Attribution, Suppressions, judge
 from .verdict import (
+    CLEAN,
     CONTINUE,
     ERROR,
     GROWING,
@@ -188,8 +193,12 @@ def _finish_owner(finalizer: object) -> pytest.FixtureDef[Any] | None:
 
 def _rerun(rerun: Rerun) -> Verdict | None:
     """Run the test once more; a verdict if the run did not pass."""
-    report = rerun()
+    with held_reports(rerun.item.config) as held:
+        report = rerun()
     _drop_stale_finalizers(rerun.item)
+    if report is None:
+        # A subtest's report is held back (see held.py), but its failure counts.
+        report = next((r for r in held if r.failed), None)
     if report is None:
         return None
     if report.skipped:
@@ -261,6 +270,8 @@ def measure(
     verdict: Verdict | None = None
     decision: Decision | None = None
     explanation: dict[str, Any] | None = None
+    observer: Observer | None = None
+    own = False
     try:
         for probe in probes:
             probe.start()
@@ -303,7 +314,10 @@ def measure(
                     break
                 decision = None  # not kept alive into the next sample
             if decision is not None and decision.status == LEAK:
-                explanation = _explain(item, run_once, settings, decision)
+                own = _tracemalloc_own(decision, run_once, probes, thresholds, settings.runs)
+            if decision is not None and decision.status == LEAK and not own:
+                observer = _observer(item, settings)
+                explanation = _explain(item, run_once, settings, decision, observer)
                 resources = _explain_resources(probes, decision)
                 if resources:
                     explanation = {**(explanation or {}), "resources": resources}
@@ -319,13 +333,41 @@ def measure(
         verdict.samples = samples
         return verdict
     assert decision is not None
-    return Verdict(
+    verdict = Verdict(
         decision.status,
         warmup=settings.warmup,
         trends=decision.trends,
         samples=samples,
         explanation=explanation,
     )
+    if own:
+        verdict.status = CLEAN
+        verdict.reason = TRACEMALLOC_OWN
+    elif observer is not None and observer.result is not None:
+        _suppress(verdict, observer.result)
+    return verdict
+
+
+TRACEMALLOC_OWN = (
+    "the growth is tracemalloc's own: it keeps the file name of every code object that"
+    " allocated while traced, and this test compiles code under a new name each run;"
+    " with tracing off it does not grow"
+)
+
+
+def _tracemalloc_own(
+    decision: Decision,
+    run_once: Callable[[], Verdict | None],
+    probes: Sequence[Probe],
+    thresholds: Mapping[str, float | None],
+    runs: int,
+) -> bool:
+    """Whether a leak's growth vanishes with tracing off (see control.py)."""
+    offending = [t for t in decision.trends if t.decisive and t.trend == GROWING]
+    if not needs_control(offending):
+        return False
+    trends = growth_without_tracing(run_once, settle, probes, thresholds, runs)
+    return trends is not None and tracemalloc_own(trends)
 
 
 def _explain(
@@ -333,20 +375,17 @@ def _explain(
     run_once: Callable[[], Verdict | None],
     settings: Settings,
     decision: Decision,
+    observer: Observer | None = None,
 ) -> dict[str, Any] | None:
     """Run the deep probes over a few more runs; their failure never fails pytest.
 
-    Native frames (memray) over a few more runs still: when asked for, or when
-    RSS grows and the Python heap does not.
+    The suppressions' observer watches the same runs.  Native frames (memray)
+    over a few more runs still: when asked for, or when RSS grows and the
+    Python heap does not.
     """
     explanation: dict[str, Any] | None = None
-    if settings.explain:
-        graph = None
-        if settings.graph_dir is not None:
-            directory = item.config.invocation_params.dir / settings.graph_dir
-            graph = str(directory / graph_name(item.nodeid))
-        explainer = Explainer(str(item.config.rootpath), graph)
-        explanation = _observe(explainer, run_once)
+    if settings.explain or observer is not None:
+        explanation = _deep(item, run_once, settings, observer)
     native_only = rss_only(decision.trends)
     if settings.native or (settings.explain and native_only):
         tracker = NativeExplainer(str(item.config.rootpath), heap_grows=not native_only)
@@ -355,20 +394,70 @@ def _explain(
     return explanation
 
 
+def _deep(
+    item: pytest.Item,
+    run_once: Callable[[], Verdict | None],
+    settings: Settings,
+    observer: Observer | None,
+) -> dict[str, Any] | None:
+    """The Python deep probes (with ``explain``) and the observer (with suppressions)."""
+    explainer = None
+    if settings.explain:
+        graph = None
+        if settings.graph_dir is not None:
+            directory = item.config.invocation_params.dir / settings.graph_dir
+            graph = str(directory / graph_name(item.nodeid))
+        explainer = Explainer(str(item.config.rootpath), graph)
+    try:
+        settle()
+        try:
+            if explainer is not None:
+                explainer.before(absorb=lambda: _settled(run_once))
+            done = _observed_runs(run_once, observer)
+        except BaseException:
+            if explainer is not None:
+                explainer.abort()  # stop tracing: an interrupted session must not go on traced
+            raise
+        return explainer.after(done) if explainer is not None else None
+    except Exception as exc:  # an explanation is a bonus: report, never crash the run
+        return {"notes": [f"the deep probes failed: {type(exc).__name__}: {exc}"]}
+
+
 def _settled(run_once: Callable[[], Verdict | None]) -> None:
     run_once()
     settle()
 
 
-def _observe(explainer: Explainer | NativeExplainer, run_once: Callable[[], Verdict | None]) -> Any:
+def _observed_runs(run_once: Callable[[], Verdict | None], observer: Observer | None) -> int:
+    """The explanation's runs, settled; all but the first observed for suppressions.
+
+    The observer starts after the first run: when tracing restarted, in that run
+    what each run replaces (freed untraced, allocated traced) would look like
+    growth.  It stops before the deep probes' ``after``: each then sees the
+    other's bookkeeping as older than its own ``before``.
+    """
+    done = 0
+    observing = False
+    try:
+        while done < EXPLAIN_RUNS and run_once() is None:
+            done += 1
+            if done == 1 and observer is not None:
+                settle()
+                observer.before()
+                observing = True
+        settle()
+    finally:
+        if observing:
+            assert observer is not None
+            observer.finish(done - 1 if done == EXPLAIN_RUNS else 0)
+    return done
+
+
+def _observe(explainer: NativeExplainer, run_once: Callable[[], Verdict | None]) -> Any:
     """``before``, up to :data:`EXPLAIN_RUNS` runs (none if ``before`` gave False), ``after``."""
     try:
         settle()
-        if isinstance(explainer, Explainer):
-            explainer.before(absorb=lambda: _settled(run_once))
-            observing: object = None
-        else:
-            observing = explainer.before()
+        observing = explainer.before()
         done = 0
         try:
             while observing is not False and done < EXPLAIN_RUNS and run_once() is None:
@@ -380,6 +469,35 @@ def _observe(explainer: Explainer | NativeExplainer, run_once: Callable[[], Verd
         return explainer.after(done)
     except Exception as exc:  # an explanation is a bonus: report, never crash the run
         return {"notes": [f"the deep probes failed: {type(exc).__name__}: {exc}"]}
+
+
+def _observer(item: pytest.Item, settings: Settings) -> Observer | None:
+    """An observer of the explanation's runs, when ``site:``/``type:`` suppressions apply."""
+    suppressions = Suppressions.from_items(settings.ignore)
+    return Observer(suppressions, str(item.config.rootpath)) if suppressions else None
+
+
+def _suppress(verdict: Verdict, attribution: Attribution) -> None:
+    """Clear a leak whose growth suppressions explain, or say how far they went."""
+    explained, lines = judge(attribution, verdict.offending)
+    matched = {
+        pattern: amounts
+        for pattern, amounts in attribution.by_pattern.items()
+        if amounts["bytes_per_run"] > 0 or amounts["objects_per_run"] > 0
+    }
+    if explained:
+        verdict.status = CLEAN
+        verdict.reason = "leak suppressed by " + ", ".join(matched)
+        verdict.suppressions = [{"pattern": p, **amounts} for p, amounts in matched.items()]
+    elif matched:
+        if verdict.explanation is None:
+            verdict.explanation = {}
+        verdict.explanation.setdefault("notes", []).append(
+            "suppressions matched part of the growth only: "
+            + ", ".join(matched)
+            + "; "
+            + "; ".join(lines)
+        )
 
 
 def _explain_resources(probes: Sequence[Probe], decision: Decision) -> dict[str, list[str]]:

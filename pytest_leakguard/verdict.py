@@ -216,6 +216,9 @@ class Verdict:
     """Allocation sites, growing types and holders (deep probes, leaks only)."""
     runs_made: int = 0
     """Measured runs made when no probe was judged (a re-run failed or skipped itself)."""
+    suppressions: list[dict[str, Any]] = field(default_factory=list)
+    """For a leak that ``site:``/``type:`` suppressions explained (the verdict is then
+    clean): each suppression used, with the bytes and objects per run it matched."""
 
     @property
     def runs(self) -> int:
@@ -287,6 +290,7 @@ class Verdict:
             "samples": {name: list(values) for name, values in self.samples.items()},
             "error": self.error,
             "explanation": self.explanation,
+            "suppressions": [dict(entry) for entry in self.suppressions],
             "message": self.message() if self.status != CLEAN else "",
         }
 
@@ -316,6 +320,7 @@ class Verdict:
             error=data.get("error", ""),
             explanation=data.get("explanation"),
             runs_made=0 if trends else data.get("runs", 0),
+            suppressions=[dict(entry) for entry in data.get("suppressions") or []],
         )
 
 

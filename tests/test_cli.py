@@ -159,6 +159,16 @@ BAD_FLAGS = [
         "--leakguard-graph-dir=test_bad_command_line_value_is_a_usage_error.py",
         ["--leakguard-graph-dir", "a file, not a directory"],
     ),
+    (
+        "ignore",
+        "--leakguard-ignore=site:a/[b",
+        ["--leakguard-ignore", "site:a/[b has an unclosed ["],
+    ),
+    (
+        "ignore",
+        "--leakguard-ignore=type:f()",
+        ["--leakguard-ignore", "type:f() is not a type name"],
+    ),
 ]
 
 

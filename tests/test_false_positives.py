@@ -1,7 +1,8 @@
-"""Regression tests: pytest's own machinery must not look like a leak over re-runs.
+"""Regression tests: pytest's (or tracemalloc's) own state must not look like a leak.
 
-Each case once grew from run to run inside pytest (not in the test) and was
-reported as a leak; the cause was fixed generically in the runner or settle().
+Each case once grew from run to run inside pytest or the instrument (not in the
+test) and was reported as a leak; the cause was fixed generically in the runner,
+settle() or a control run.
 """
 
 from __future__ import annotations
@@ -9,13 +10,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import describe, run_leakguard
+
+from pytest_leakguard.control import needs_control, tracemalloc_own
+from pytest_leakguard.verdict import ProbeTrend
+
+pytest_plugins = ["pytester"]
 
 SUITE = """
 import logging
+import unittest
 import warnings
 
 import pytest
@@ -73,12 +82,29 @@ def test_tmp_path_factory(tmp_path, tmp_path_factory):
         (directory / "a.txt").write_text("x")
     with open(__file__ + ".paths", "a") as paths:
         paths.write(f"{tmp_path} {first} {second}\\n")
+
+
+class TestUnittestSubtests(unittest.TestCase):
+    # pytest 9 logs a report per subTest from inside the call: on every re-run too.
+    def test_subtests(self):
+        for size in (1, 2, 3):
+            with self.subTest(size=size):
+                self.assertEqual(len("x" * size), size)
+
+
+@pytest.mark.skipif(not hasattr(pytest, "Subtests"), reason="pytest < 9 has no subtests fixture")
+def test_subtests_fixture(subtests):
+    for size in (1, 2):
+        with subtests.test(size=size):
+            assert len("x" * size) == size
 """
 
 
 @pytest.fixture(scope="module")
-def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Run the suite under --leakguard in a subprocess; results by test name."""
+def machinery_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[str, dict[str, Any]], str]:
+    """Run the suite under --leakguard in a subprocess: results by test name, and the output."""
     directory: Path = tmp_path_factory.mktemp("false_positives")
     (directory / "test_pytest_machinery.py").write_text(SUITE)
     report = directory / "report.json"
@@ -93,6 +119,7 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
             "no:randomly",
             "-o",
             "addopts=",
+            "-q",  # pytest 9 counts passed subtests only when not at verbosity 0
             "--leakguard",
             f"--leakguard-json={report}",
         ],
@@ -107,7 +134,13 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
     found = {t["nodeid"].split("::")[-1]: t for t in tests}
     paths = (directory / "test_pytest_machinery.py.paths").read_text().splitlines()
     found["test_tmp_path_factory"]["paths"] = [line.split() for line in paths]
-    return found
+    return found, done.stdout
+
+
+@pytest.fixture(scope="module")
+def verdicts(machinery_run: tuple[dict[str, dict[str, Any]], str]) -> dict[str, dict[str, Any]]:
+    """The suite's results by test name."""
+    return machinery_run[0]
 
 
 @pytest.mark.parametrize(
@@ -121,6 +154,7 @@ def verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
         "test_recwarn",
         "test_monkeypatch",
         "test_tmp_path_factory",
+        "test_subtests",
     ],
 )
 def test_pytest_machinery_is_not_a_leak(verdicts: dict[str, dict[str, Any]], name: str) -> None:
@@ -140,3 +174,72 @@ def test_re_runs_reuse_their_temporary_directories(verdicts: dict[str, dict[str,
     assert len(set(map(tuple, reruns))) == 1, reruns
     assert not set(normal) & set(reruns[0])
     assert len(set(reruns[0])) == 3  # two mktemp("data") in one run stay two directories
+
+
+@pytest.mark.skipif(not hasattr(pytest, "Subtests"), reason="pytest < 9 has no subtests fixture")
+def test_subtest_reports_of_reruns_are_held_back(
+    machinery_run: tuple[dict[str, dict[str, Any]], str],
+) -> None:
+    verdicts, output = machinery_run
+    assert verdicts["test_subtests_fixture"]["verdict"] == "clean", verdicts[
+        "test_subtests_fixture"
+    ]["message"]
+    # As many subtest reports as one plain run logs: 3 subTests + 2 subtests.test.
+    assert " 5 subtests passed" in output.splitlines()[-1], output
+
+
+GENERATED = """
+import itertools
+
+_COUNT = itertools.count()
+_NAMES = []
+
+
+def test_compiles_code_under_a_new_name():
+    # As boltons' FunctionBuilder or a template engine: a new file name for each compile.
+    name = "<generated-%d>" % next(_COUNT)
+    namespace = {}
+    exec(compile("def f():\\n    return [1, 2, 3] * 10\\n", name, "exec"), namespace)
+    assert namespace["f"]() == [1, 2, 3] * 10
+
+
+def test_keeps_a_new_string_each_run():
+    # A real leak of the same shape (one string per run) stays a leak.
+    _NAMES.append("<generated-%d>" % next(_COUNT))
+"""
+
+
+def test_tracemalloc_file_name_table_is_not_a_leak(pytester: pytest.Pytester) -> None:
+    # tracemalloc keeps every distinct file name of code that allocated while traced.
+    pytester.makepyfile(test_generated=GENERATED)
+    run = run_leakguard(pytester, "test_generated.py")
+    generated = run.entry("test_generated.py::test_compiles_code_under_a_new_name")
+    assert generated["verdict"] == "clean", describe(generated)
+    assert generated["reason"].startswith("the growth is tracemalloc's own"), generated
+    kept = run.entry("test_generated.py::test_keeps_a_new_string_each_run")
+    assert kept["verdict"] == "leak", describe(kept)
+
+
+def _trend(probe: str, trend: str = "growing") -> ProbeTrend:
+    return ProbeTrend(probe, "count", trend, 1.0, 1.0, 20, 20, 0.0)
+
+
+def test_control_only_for_memory_leaks_with_growing_blocks() -> None:
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    try:
+        assert needs_control([_trend("blocks"), _trend("tracemalloc")])
+        assert not needs_control([_trend("tracemalloc")])  # bytes alone: a realloc in place
+        assert not needs_control([_trend("blocks"), _trend("rss")])
+        assert not needs_control([_trend("blocks"), _trend("fds")])
+    finally:
+        if not tracing:
+            tracemalloc.stop()
+    assert tracing or not needs_control([_trend("blocks")])
+
+
+def test_tracemalloc_own_needs_every_count_flat() -> None:
+    assert tracemalloc_own([_trend("blocks", "flat"), _trend("objects", "flat")])
+    assert not tracemalloc_own([_trend("blocks", "flat"), _trend("objects", "noisy")])
+    assert not tracemalloc_own([])

@@ -171,8 +171,10 @@ def test_python_heap_leak_is_not_tracked_natively(native_run: tuple[LeakRun, str
     entry = run.entry(node + "test_python_heap")
     assert entry["verdict"] == "leak", run.output()
     assert "native" not in entry["explanation"]
-    # Normal run, warm-up, measured runs, 1 + 3 explanation runs: no memray runs.
-    assert run.calls()["python_heap"] == 1 + entry["warmup"] + entry["runs"] + 1 + 3
+    # Normal run, warm-up, measured runs, the control with tracing off (blocks grew:
+    # runs + 1), 1 + 3 explanation runs: no memray runs.
+    control = run.report["settings"]["runs"] + 1
+    assert run.calls()["python_heap"] == 1 + entry["warmup"] + entry["runs"] + control + 1 + 3
 
 
 @needs_memray
@@ -205,7 +207,8 @@ def test_flag_tracks_python_heap_leaks_too(
     # Asked for, native tracking runs even without the other deep probes.
     assert set(entry["explanation"]) == {"native"}
     assert entry["explanation"]["native"]["runs"] == 3
-    assert run.calls()["python_heap"] == 1 + entry["warmup"] + entry["runs"] + 3
+    control = run.report["settings"]["runs"] + 1  # tracing off: blocks grew
+    assert run.calls()["python_heap"] == 1 + entry["warmup"] + entry["runs"] + control + 3
     assert "native allocations left by 3 more runs" in entry["message"]
     assert "what grows is Python objects" in entry["message"]
     # Asked for, still only for a leak.

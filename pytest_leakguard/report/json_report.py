@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..suppress import used_counts
+
 SCHEMA_VERSION = 1
 
 _FIELDS = (
@@ -27,6 +29,7 @@ _FIELDS = (
     "samples",
     "error",
     "explanation",
+    "suppressions",
     "message",
 )
 
@@ -36,7 +39,8 @@ def build(
     settings: Mapping[str, Any],
     environment: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """The report as a dict: ``{"version": 1, "settings", "environment", "tests": [...]}``."""
+    """The report as a dict: ``{"version": 1, "settings", "environment", "tests": [...],
+    "suppressions_used": {...}}``."""
     tests = [{key: data.get(key) for key in _FIELDS} for data in results]
     tests.sort(key=lambda t: str(t["nodeid"]))
     return {
@@ -44,6 +48,7 @@ def build(
         "settings": dict(settings),
         "environment": dict(environment),
         "tests": tests,
+        "suppressions_used": used_counts(results),
     }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..suppress import used_counts
+from ..units import format_amount
 from ..verdict import CLEAN, ERROR, INCONCLUSIVE, LEAK, SKIPPED, VERDICTS, Verdict
 from .sparkline import sparkline
 
@@ -55,11 +57,27 @@ def summary_lines(
     for data in results:
         counts[data["verdict"]] = counts.get(data["verdict"], 0) + 1
     parts = [f"{counts[s]} {s if s != LEAK else 'leaked'}" for s in VERDICTS if counts[s]]
+    used = used_counts(results)
+    suppressed = sum(1 for data in results if data.get("suppressions"))
+    if suppressed:
+        parts = [f"{p} ({suppressed} suppressed)" if p.endswith(CLEAN) else p for p in parts]
     total = f"{len(results)} checked: " + ", ".join(parts)
     colour = (
         "red" if counts[LEAK] or counts[ERROR] else "yellow" if counts[INCONCLUSIVE] else "green"
     )
     lines.append((total, {colour: True, "bold": True}))
+    lines.extend((line, {}) for line in suppressions_used(used))
+    return lines
+
+
+def suppressions_used(used: Mapping[str, Mapping[str, float]]) -> list[str]:
+    """LeakSanitizer's block: each suppression used, the tests it cleared, bytes per run."""
+    if not used:
+        return []
+    lines = ["Suppressions used:", "  tests  bytes/run  suppression"]
+    for pattern, counts in used.items():
+        size = format_amount(counts["bytes_per_run"], "bytes")
+        lines.append(f"  {int(counts['tests']):5d}  {size:>9}  {pattern}")
     return lines
 
 
