@@ -1,8 +1,8 @@
 """The plugin checks itself: its own memory stays flat over a long session.
 
-A generated suite of 800 tiny tests runs in one pytest subprocess, once plain and
+A generated suite of 2,000 tiny tests runs in one pytest subprocess, once plain and
 once with every test checked (``--leakguard``, 1 warm-up and 3 measured runs).  Its
-``conftest.py`` samples the process every 50 tests (traced bytes, allocator blocks,
+``conftest.py`` samples the process every 100 tests (traced bytes, allocator blocks,
 gc objects, RSS) and, at the end, measures what the plugin keeps on purpose by
 dropping it: its verdicts (for the summary, the JSON report and the baseline) and
 the JUnit properties it adds to the reports.  The growth per test between the first
@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-TESTS = 800
+TESTS = 2000
 """Tests in the generated suite: half plain, half with a parametrized fixture."""
 
-EVERY = 50
+EVERY = 100
 """Tests between two samples of the process."""
 
 RESIDUAL_BOUND = 256
