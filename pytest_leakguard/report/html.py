@@ -703,12 +703,46 @@ def _probe_table(verdict: Verdict | None, order: Sequence[str]) -> str:
             f'<td class="num">{trend.rising_runs} of {trend.runs}</td>'
             f'<td class="num">{esc(budget)}</td></tr>'
         )
+    headers = [
+        "probe",
+        "trend",
+        _Num("growth"),
+        _Num("tail growth"),
+        _Num("grew in"),
+        _Num("budget"),
+    ]
     return (
         '<details class="probes"><summary>every probe&#39;s figures</summary>'
-        '<table class="data"><thead><tr><th>probe</th><th>trend</th>'
-        '<th class="num">growth</th><th class="num">tail growth</th>'
-        '<th class="num">grew in</th><th class="num">budget</th></tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></details>"
+        f"{_table(headers, rows)}</details>"
+    )
+
+
+class _Num(str):
+    """The header of a numeric (right-aligned) column of :func:`_table`."""
+
+
+def _table(headers: Sequence[str], rows: Iterable[str]) -> str:
+    """A data table: ``headers`` are trusted literals, ``rows`` escaped ``<tr>`` elements."""
+    cells = "".join(
+        f'<th class="num">{header}</th>' if isinstance(header, _Num) else f"<th>{header}</th>"
+        for header in headers
+    )
+    return (
+        f'<table class="data"><thead><tr>{cells}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
+def _folded(summary: str, lines: Sequence[Any]) -> str:
+    frames = esc("\n".join(str(line) for line in lines))
+    return f"<details><summary>{summary}</summary><pre>{frames}</pre></details>"
+
+
+def _site_row(where: str, detail: str, site: Mapping[str, Any]) -> str:
+    """One allocation site: where, the code (or caller) with its stack folded, size and count."""
+    return (
+        f'<tr><td class="mono">{esc(where)}</td><td class="code">{detail}</td>'
+        f'<td class="num">+{esc(_amount(site.get("size_per_run"), "bytes"))}</td>'
+        f'<td class="num">+{esc(_amount(site.get("count_per_run"), "count"))}</td></tr>'
     )
 
 
@@ -739,18 +773,15 @@ def _explanation(explanation: Mapping[str, Any]) -> str:
             )
     types_ = _items(explanation.get("types"))
     if types_:
-        rows = "".join(
+        rows = (
             f'<tr><td class="mono">{esc(t.get("type", "?"))}</td>'
             f'<td class="num">+{esc(_amount(t.get("count_per_run"), "count"))}</td></tr>'
             for t in types_
         )
-        parts.append(
-            '<h3>growing types</h3><table class="data"><thead><tr><th>type</th>'
-            f'<th class="num">objects per run</th></tr></thead><tbody>{rows}</tbody></table>'
-        )
+        parts.append("<h3>growing types</h3>" + _table(["type", _Num("objects per run")], rows))
     holders = _items(explanation.get("holders"))
     if holders:
-        rows = "".join(
+        rows = (
             f'<tr><td class="mono">{esc(h.get("path", "?"))}</td>'
             f'<td class="num">+{esc(_amount(h.get("growth_per_run"), "count"))}</td>'
             f'<td class="mono">{esc(h.get("example") or "")}</td></tr>'
@@ -758,24 +789,20 @@ def _explanation(explanation: Mapping[str, Any]) -> str:
         )
         parts.append(
             "<h3>who keeps it alive (containers growing per run)</h3>"
-            '<table class="data"><thead><tr><th>container</th><th class="num">entries per run</th>'
-            f"<th>example</th></tr></thead><tbody>{rows}</tbody></table>"
+            + _table(["container", _Num("entries per run"), "example"], rows)
         )
     if explanation.get("chain"):
         parts.append(f"<h3>back-reference chain</h3><pre>{esc(explanation['chain'])}</pre>")
     sizes = _items(explanation.get("sizes"))
     if sizes:
-        rows = "".join(
+        rows = (
             f'<tr><td class="mono">{esc(t.get("type", "?"))}</td>'
             f'<td class="num">+{esc(_amount(t.get("size_per_run"), "bytes"))}</td>'
             f'<td class="num">+{esc(_amount(t.get("count_per_run"), "count"))}</td></tr>'
             for t in sizes
         )
-        parts.append(
-            '<h3>sizes by type (pympler)</h3><table class="data"><thead><tr><th>type</th>'
-            '<th class="num">bytes per run</th><th class="num">objects per run</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>"
-        )
+        headers = ["type", _Num("bytes per run"), _Num("objects per run")]
+        parts.append("<h3>sizes by type (pympler)</h3>" + _table(headers, rows))
     graph = explanation.get("graph")
     if isinstance(graph, Mapping) and graph.get("dot"):
         svg = f" (picture: <code>{esc(graph['svg'])}</code>)" if graph.get("svg") else ""
@@ -801,20 +828,12 @@ def _native(native: Mapping[str, Any]) -> str:
         stack = site.get("native_stack")
         detail = f"<code>{esc(site['python'])}</code>" if site.get("python") else ""
         if isinstance(stack, list) and stack:
-            frames = esc("\n".join(str(frame) for frame in stack))
-            detail += f"<details><summary>native stack</summary><pre>{frames}</pre></details>"
-        rows.append(
-            f'<tr><td class="mono">{esc(where)}</td><td class="code">{detail}</td>'
-            f'<td class="num">+{esc(_amount(site.get("size_per_run"), "bytes"))}</td>'
-            f'<td class="num">+{esc(_amount(site.get("count_per_run"), "count"))}</td></tr>'
-        )
+            detail += _folded("native stack", stack)
+        rows.append(_site_row(where, detail, site))
     parts = [f"<h3>native allocations (memray, {esc(native.get('runs', '?'))} more runs)</h3>"]
     if rows:
-        parts.append(
-            '<table class="data"><thead><tr><th>allocated in</th><th>called from</th>'
-            '<th class="num">size per run</th><th class="num">allocations per run</th></tr>'
-            f"</thead><tbody>{''.join(rows)}</tbody></table>"
-        )
+        headers = ["allocated in", "called from", _Num("size per run")]
+        parts.append(_table([*headers, _Num("allocations per run")], rows))
     notes = native.get("notes")
     if isinstance(notes, list) and notes:
         parts.append("<ul>" + "".join(f"<li>{esc(note)}</li>" for note in notes) + "</ul>")
@@ -828,15 +847,6 @@ def _sites_table(sites: Iterable[Mapping[str, Any]]) -> str:
         code = f"<code>{esc(site['code'])}</code>" if site.get("code") else ""
         traceback = site.get("traceback")
         if isinstance(traceback, list) and len(traceback) > 1:
-            frames = esc("\n".join(str(frame) for frame in traceback))
-            code += f"<details><summary>traceback</summary><pre>{frames}</pre></details>"
-        rows.append(
-            f'<tr><td class="mono">{esc(where)}</td><td class="code">{code}</td>'
-            f'<td class="num">+{esc(_amount(site.get("size_per_run"), "bytes"))}</td>'
-            f'<td class="num">+{esc(_amount(site.get("count_per_run"), "count"))}</td></tr>'
-        )
-    return (
-        '<table class="data"><thead><tr><th>where</th><th>code</th>'
-        '<th class="num">size per run</th><th class="num">blocks per run</th></tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
+            code += _folded("traceback", traceback)
+        rows.append(_site_row(where, code, site))
+    return _table(["where", "code", _Num("size per run"), _Num("blocks per run")], rows)
