@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .report.json_report import SCHEMA_VERSION, write_atomic
-from .units import format_amount, parse_count, parse_size
+from .units import PROBE_UNITS, format_amount, parse_count, parse_size
 
 FORMAT = "pytest-leakguard-baseline"
 VERSION = 1
-UNIT_GROUPS = ("bytes", "count", "resources")
 DEFAULT_RULES = "bytes:512B,count:2,resources:0"
 
 
@@ -62,8 +61,8 @@ def parse_rules(text: str, units: Mapping[str, str]) -> dict[str, Rule]:
         key, sep, value = (s.strip() for s in part.partition(":"))
         if not sep or not key or not value:
             raise ValueError(f"{part.strip()!r} is not KEY:TOLERANCE (for example bytes:1KiB)")
-        if key not in units and key not in UNIT_GROUPS:
-            known = ", ".join([*UNIT_GROUPS, *units])
+        if key not in units and key not in PROBE_UNITS:
+            known = ", ".join([*PROBE_UNITS, *units])
             raise ValueError(f"unknown probe or unit {key!r}; use one of {known}")
         unit = units.get(key, key)
         if value.endswith("%"):

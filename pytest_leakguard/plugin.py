@@ -30,21 +30,19 @@ from .probes.memory import stop_session_tracing
 from .report import json_report
 from .report.json_report import write_text_atomic
 from .report.terminal import LeakRepr, summary_lines
+from .rerun import forget_request
 from .runner import (
     _drop_stale_finalizers,
     _final_teardown,
-    _forget_request,
     _why_not_rerun,
     attach,
     measure,
     run_test,
 )
+from .units import PROBE_UNITS
 from .verdict import ERROR, INCONCLUSIVE, LEAK, SKIPPED, Verdict
 
 ITEM_SETTINGS = pytest.StashKey[Settings]()
-UNITS = ("bytes", "count", "resources")
-"""The units a probe may have; the budget rules depend on them."""
-
 PLUGIN_NAME = "leakguard-session"
 
 _STATUS_WORDS = {
@@ -105,10 +103,10 @@ def pytest_configure(config: pytest.Config) -> None:
         factories.update(extra)
     units = {name: factory().unit for name, factory in factories.items()}
     for name, unit in units.items():
-        if unit not in UNITS:
+        if unit not in PROBE_UNITS:
             raise pytest.UsageError(
                 f"leakguard: probe {name!r} (from the pytest_leakguard_probes hook) has unit"
-                f" {unit!r}; expected one of {', '.join(UNITS)}"
+                f" {unit!r}; expected one of {', '.join(PROBE_UNITS)}"
             )
     settings = load_settings(config, units, factories)
     config.pluginmanager.register(LeakGuard(config, settings, factories, units), PLUGIN_NAME)
@@ -281,7 +279,7 @@ class LeakGuard:
         if reason is not None:
             verdict = Verdict(SKIPPED, reason=reason)
         else:
-            _forget_request(item)
+            forget_request(item)
             _drop_stale_finalizers(item)
             with _own_runs(item):
                 verdict = measure(item, attempts.settings, self.factories)

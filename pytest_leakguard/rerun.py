@@ -55,7 +55,7 @@ class Rerun:
 
     def __init__(self, item: pytest.Item) -> None:
         self.item = item
-        self.nextitem = cast(pytest.Item, item.parent)  # tears down the function scope only
+        self.nextitem = function_scope_end(item)
         manager = item.config.pluginmanager
         removed = {manager.get_plugin(name) for name in (*ONCE_PER_RUN, *NOT_RERUN)}
         removed.discard(None)
@@ -95,9 +95,7 @@ class Rerun:
                         # tmp_path's teardown reads it.
                         item.stash.setdefault(tmppath_result_key, {})[when] = True
         finally:
-            if hasattr(item, "_request"):
-                item._request = False
-                item.funcargs = None
+            forget_request(self.item)
         return failed
 
     def _phase(self, when: Phase) -> None:
@@ -145,6 +143,23 @@ def _same_temp_dirs(made: dict[tuple[int, str], list[Path]]) -> Iterator[None]:
         yield
     finally:
         TempPathFactory.mktemp = original  # type: ignore[method-assign]
+
+
+def function_scope_end(item: pytest.Item) -> pytest.Item:
+    """The ``nextitem`` whose teardown ends ``item``'s function scope and nothing more.
+
+    ``teardown_exact(nextitem)`` pops the nodes not in ``nextitem.listchain()``:
+    the parent's chain keeps every collector up.
+    """
+    return cast(pytest.Item, item.parent)
+
+
+def forget_request(item: pytest.Item) -> None:
+    """As runtestprotocol does after a run: the next run builds a fresh request."""
+    if hasattr(item, "_request"):
+        function = cast(Any, item)
+        function._request = False
+        function.funcargs = None
 
 
 def _log_capture(plugin: Any, item: pytest.Item) -> contextlib.AbstractContextManager[None]:

@@ -29,7 +29,7 @@ from .held import held_reports
 from .native import NativeExplainer, rss_only
 from .probes import Probe, ProbeFactory
 from .probes.resources import IGNORE_KINDS
-from .rerun import Rerun
+from .rerun import Rerun, forget_request, function_scope_end
 from .settle import settle
 from .suppress import Attribution, Suppressions, judge
 from .verdict import (
@@ -83,8 +83,10 @@ def run_test(
     verdict: Verdict | None = None
     if reason is None:
         # The normal run's function-scoped teardown; the rest waits for the end.
-        first_teardown = call_and_report(item, "teardown", log=False, nextitem=_parent(item))
-        _forget_request(item)
+        first_teardown = call_and_report(
+            item, "teardown", log=False, nextitem=function_scope_end(item)
+        )
+        forget_request(item)
         _drop_stale_finalizers(item)
         if first_teardown.passed:
             verdict = measure(item, settings, factories)
@@ -96,7 +98,7 @@ def run_test(
     else:
         verdict = Verdict(SKIPPED, reason=reason)
         reports.append(call_and_report(item, "teardown", log=False, nextitem=nextitem))
-        _forget_request(item)
+        forget_request(item)
     return Outcome(reports, verdict)
 
 
@@ -131,20 +133,6 @@ def _why_not_rerun(
     if item.session.shouldfail or item.session.shouldstop:
         return "the session is stopping"
     return None
-
-
-def _parent(item: pytest.Item) -> pytest.Item:
-    # teardown_exact(nextitem) pops nodes not in nextitem.listchain(): the parent's
-    # chain keeps every collector up and tears down the function scope only.
-    return cast(pytest.Item, item.parent)
-
-
-def _forget_request(item: pytest.Item) -> None:
-    # As runtestprotocol does after a run: the next run builds a fresh request.
-    if hasattr(item, "_request"):
-        function = cast(Any, item)
-        function._request = False
-        function.funcargs = None
 
 
 def _drop_stale_finalizers(item: pytest.Item) -> None:

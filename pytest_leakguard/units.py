@@ -6,6 +6,9 @@ import math
 import re
 from decimal import Decimal
 
+PROBE_UNITS = ("bytes", "count", "resources")
+"""The units a probe may have: each has its own budget rules (and baseline compare rule)."""
+
 _UNITS = {
     "": 1,
     "b": 1,
