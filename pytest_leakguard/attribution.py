@@ -115,7 +115,7 @@ class Observer:
         seen: set[int] = set()
         for obj, pattern in typed:
             size, blocks, objects = self._footprint(obj, seen, fresh)
-            result.suppressed["tracemalloc"] += size
+            result.suppressed["heap"] += size
             result.suppressed["blocks"] += blocks
             result.suppressed["objects"] += objects
             _add(result, pattern, "bytes_per_run", size)
@@ -155,7 +155,7 @@ class Observer:
         for stat in after.compare_to(before, "traceback"):
             pattern = self._site(stat.traceback)
             if pattern is not None:
-                result.suppressed["tracemalloc"] += stat.size_diff
+                result.suppressed["heap"] += stat.size_diff
                 result.suppressed["blocks"] += stat.count_diff
                 _add(result, pattern, "bytes_per_run", stat.size_diff)
         for table in (result.suppressed, *result.by_pattern.values()):

@@ -142,7 +142,7 @@ def parse_probes(value: str | Iterable[str], known: Iterable[str]) -> tuple[str,
     """Parse ``"blocks,rss"`` (or a list) into probe names, rejecting unknown ones.
 
     Names that all start with ``-`` select every known probe but those:
-    ``"-tracemalloc"`` is every probe except ``tracemalloc``.
+    ``"-heap"`` is every probe except ``heap``.
     """
     names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value)
     known = list(known)

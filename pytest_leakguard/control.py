@@ -28,7 +28,7 @@ def needs_control(offending: Sequence[ProbeTrend]) -> bool:
     return (
         tracemalloc.is_tracing()
         and "blocks" in names
-        and names <= {"blocks", "objects", "tracemalloc"}
+        and names <= {"blocks", "objects", "heap"}
         and all(t.trend == GROWING for t in offending)
     )
 

@@ -89,7 +89,7 @@ def rss_only(trends: Iterable[Any]) -> bool:
     that was not sampled counts as flat.
     """
     by_probe = {t.probe: t.trend for t in trends}
-    heap = [by_probe.get(name) for name in ("tracemalloc", "blocks")]
+    heap = [by_probe.get(name) for name in ("heap", "blocks")]
     return by_probe.get("rss") == "growing" and "growing" not in heap
 
 

@@ -26,7 +26,7 @@ from .config import (
     settings_for_item,
 )
 from .probes import BUILTIN_PROBES, ProbeFactory
-from .probes.memory import stop_session_tracing
+from .probes.memory import heap_engine, stop_session_counting
 from .report import json_report
 from .report.json_report import write_text_atomic
 from .report.terminal import LeakRepr, summary_lines
@@ -166,9 +166,10 @@ class LeakGuard:
         if not self.settings.enabled:
             return None
         s = self.settings
+        probes = [f"heap ({heap_engine()})" if p == "heap" else p for p in s.probes]
         return [
             f"leakguard: checking every test: {s.warmup} warm-up + {s.runs} to {s.max_runs}"
-            f" measured runs, budget {s.budget.describe(self.units)}, probes {', '.join(s.probes)}"
+            f" measured runs, budget {s.budget.describe(self.units)}, probes {', '.join(probes)}"
             + (", strict" if s.strict else "")
         ]
 
@@ -317,7 +318,7 @@ class LeakGuard:
             terminalreporter.write_line(line)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        stop_session_tracing()
+        stop_session_counting()
         if not self.controller:
             return
         if self.settings.save_baseline_path is not None:

@@ -32,10 +32,10 @@ from typing import Any
 KINDS = ("site", "type")
 """The memory suppression kinds (the resource kinds are in ``probes.resources``)."""
 
-MEMORY_PROBES = ("tracemalloc", "blocks", "objects")
+MEMORY_PROBES = ("heap", "blocks", "objects")
 """Probes whose growth suppressions can explain; growth of any other probe cannot be."""
 
-SLACK = {"tracemalloc": 0.5, "blocks": 0.5, "objects": 0.25}
+SLACK = {"heap": 0.5, "blocks": 0.5, "objects": 0.25}
 """Share of a probe's measured growth per run that suppressions may leave unmatched.
 
 The suppressed growth is observed over 2 runs, the probes' over up to 20: a
@@ -148,7 +148,7 @@ class Attribution:
 
     runs: int
     suppressed: dict[str, float] = field(default_factory=dict)
-    """Per memory probe: bytes (tracemalloc), blocks or objects per run matched."""
+    """Per memory probe: heap bytes, blocks or objects per run matched."""
     by_pattern: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per suppression (``site:GLOB``): ``bytes_per_run`` and ``objects_per_run`` it matched."""
 
@@ -158,15 +158,15 @@ def judge(attribution: Attribution, offending: Sequence[Any]) -> tuple[bool, lis
 
     A probe is explained when its measured growth per run minus what suppressions
     matched is within its threshold plus :data:`SLACK` of that growth; the
-    ``objects`` count also when the ``tracemalloc`` bytes are explained (an object
+    ``objects`` count also when the ``heap`` bytes are explained (an object
     reused from a free list has no allocation site to match).  Returns the
     decision and one line per offending probe.
     """
     explained = bool(offending) and attribution.runs > 0
     lines = []
     bytes_explained = False
-    # tracemalloc first: the objects probe may lean on it.
-    for trend in sorted(offending, key=lambda t: t.probe != "tracemalloc"):
+    # heap first: the objects probe may lean on it.
+    for trend in sorted(offending, key=lambda t: t.probe != "heap"):
         if trend.probe not in MEMORY_PROBES or trend.probe not in attribution.suppressed:
             explained = False
             lines.append(f"{trend.probe}: suppressions cannot explain this probe's growth")
@@ -175,7 +175,7 @@ def judge(attribution: Attribution, offending: Sequence[Any]) -> tuple[bool, lis
         left = trend.growth_per_run - matched
         allowed = (trend.threshold or 0.0) + SLACK[trend.probe] * max(trend.growth_per_run, 0.0)
         ok = left <= allowed
-        if trend.probe == "tracemalloc":
+        if trend.probe == "heap":
             bytes_explained = ok
         elif trend.probe == "objects" and bytes_explained and not ok:
             # Objects reused from a free list have no allocation site to match; their

@@ -82,7 +82,7 @@ class ProbeTrend:
         return self.threshold is not None
 
     def describe(self) -> str:
-        """One line for people: ``tracemalloc: +1.0 MiB/run over 20 runs (budget 0 B)``."""
+        """One line for people: ``heap: +1.0 MiB/run over 20 runs (budget 0 B)``."""
         growth = format_amount(self.growth_per_run, self.unit)
         sign = "+" if self.growth_per_run >= 0 else ""
         line = f"{self.probe}: {sign}{growth}/run over {self.runs} runs"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import importlib.util
 import json
 import os
 from collections.abc import Iterator
@@ -19,6 +20,19 @@ except ImportError:  # pragma: no cover - Windows: each xdist worker makes its o
     fcntl = None  # type: ignore[assignment]
 
 REPORT = "report.json"
+
+COUNTER_BUILT = importlib.util.find_spec("pytest_leakguard._alloccount") is not None
+"""Whether the compiled allocation counter was built (CI checks that it is)."""
+HEAP_ENGINE = "allocation counter" if COUNTER_BUILT else "tracemalloc"
+"""What the ``heap`` probe counts with in a session started without ``-X tracemalloc``."""
+
+NO_COUNTER = """
+import sys
+
+sys.modules["pytest_leakguard._alloccount"] = None
+"""
+"""A plugin (``-p no_counter`` once written as ``no_counter.py``): the ``heap`` probe
+falls back to ``tracemalloc`` as if the counter had not been built."""
 
 
 @dataclass

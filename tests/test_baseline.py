@@ -41,7 +41,7 @@ MIB = 1024**2
 UNITS = {
     "blocks": "count",
     "objects": "count",
-    "tracemalloc": "bytes",
+    "heap": "bytes",
     "rss": "bytes",
     "fds": "resources",
     "threads": "resources",
@@ -55,7 +55,7 @@ RULES = parse_rules("bytes:10%,count:10%,resources:0", UNITS)
 
 
 def entry(verdict: str = "clean", **growth: float) -> dict[str, Any]:
-    """A baseline entry: ``entry("clean", tracemalloc=0, blocks=0)``."""
+    """A baseline entry: ``entry("clean", heap=0, blocks=0)``."""
     return {
         "verdict": verdict,
         "growth_per_run": {probe: float(value) for probe, value in growth.items()},
@@ -117,7 +117,7 @@ def strays(directory: Path) -> list[str]:
         ("blocks:10%", {"blocks": Rule(relative=0.1)}),
         ("blocks:3", {"blocks": Rule(absolute=3.0)}),
         ("rss:1MiB", {"rss": Rule(absolute=float(MIB))}),  # rss is a byte probe: a size
-        ("tracemalloc:0%", {"tracemalloc": Rule(relative=0.0)}),
+        ("heap:0%", {"heap": Rule(relative=0.0)}),
         ("fds:1", {"fds": Rule(absolute=1.0)}),
         (
             " bytes : 1 KiB , blocks : 25% ",
@@ -180,15 +180,15 @@ def test_parse_rules_unknown_key_lists_the_known_ones() -> None:
 def test_rule_for_prefers_the_probes_own_rule() -> None:
     rules = parse_rules("bytes:10%,rss:1MiB,count:1", UNITS)
     assert rule_for(rules, "rss", "bytes") == Rule(absolute=float(MIB))
-    assert rule_for(rules, "tracemalloc", "bytes") == Rule(relative=0.1)
+    assert rule_for(rules, "heap", "bytes") == Rule(relative=0.1)
     assert rule_for(rules, "blocks", "count") == Rule(absolute=1.0)
     assert rule_for(rules, "fds", "resources") is None
 
 
 def test_rule_for_a_zero_rule_is_still_a_rule() -> None:
     # Rule(absolute=0.0) must not be skipped as "falsy" in favour of the group's rule.
-    rules = parse_rules("bytes:1MiB,tracemalloc:0", UNITS)
-    assert rule_for(rules, "tracemalloc", "bytes") == Rule(absolute=0.0)
+    rules = parse_rules("bytes:1MiB,heap:0", UNITS)
+    assert rule_for(rules, "heap", "bytes") == Rule(absolute=0.0)
 
 
 @pytest.mark.parametrize(
@@ -215,8 +215,8 @@ def test_rule_tolerance(rule: Rule, base: float, expected: float) -> None:
 def test_save_then_load_round_trips(tmp_path: Path) -> None:
     original = make(
         {
-            "test_a.py::test_one": entry("clean", tracemalloc=0, blocks=0, fds=0),
-            "test_a.py::test_two[x-1]": entry("leak", tracemalloc=2048.5, blocks=3),
+            "test_a.py::test_one": entry("clean", heap=0, blocks=0, fds=0),
+            "test_a.py::test_two[x-1]": entry("leak", heap=2048.5, blocks=3),
         },
         platform="linux",
     )
@@ -242,9 +242,9 @@ def test_saved_file_is_sorted_versioned_json(tmp_path: Path) -> None:
 
 def test_load_takes_integer_figures_as_floats(tmp_path: Path) -> None:
     data = baseline_json({"t::a": {"verdict": "clean", "growth_per_run": {"blocks": 3}}})
-    data["tests"]["t::a"]["growth_per_run"]["tracemalloc"] = 0
+    data["tests"]["t::a"]["growth_per_run"]["heap"] = 0
     loaded = load(str(write(tmp_path / "b.json", data)))
-    assert loaded.tests["t::a"]["growth_per_run"] == {"blocks": 3.0, "tracemalloc": 0.0}
+    assert loaded.tests["t::a"]["growth_per_run"] == {"blocks": 3.0, "heap": 0.0}
     assert all(type(v) is float for v in loaded.tests["t::a"]["growth_per_run"].values())
 
 
@@ -260,8 +260,8 @@ def test_load_without_environment_or_units(tmp_path: Path) -> None:
 def test_load_reads_a_report_by_its_sustained_growth(tmp_path: Path) -> None:
     report = report_json(
         [
-            result("t::grows", "clean", tracemalloc=2048.0, blocks=1.0),
-            result("t::flat", "clean", tracemalloc=0.0),
+            result("t::grows", "clean", heap=2048.0, blocks=1.0),
+            result("t::flat", "clean", heap=0.0),
             # not measured (skipped, errored): no figures, left out
             {"nodeid": "t::skipped", "verdict": "skipped", "sustained_growth_per_run": {}},
             {"nodeid": "t::errored", "verdict": "error", "sustained_growth_per_run": None},
@@ -271,8 +271,8 @@ def test_load_reads_a_report_by_its_sustained_growth(tmp_path: Path) -> None:
     loaded = load(str(write(tmp_path / "report.json", report)))
     assert sorted(loaded.tests) == ["t::flat", "t::grows"]
     # sustained growth, not the raw growth_per_run (999 in these results)
-    assert loaded.tests["t::grows"]["growth_per_run"] == {"tracemalloc": 2048.0, "blocks": 1.0}
-    assert loaded.tests["t::grows"]["units"] == {"tracemalloc": "bytes", "blocks": "count"}
+    assert loaded.tests["t::grows"]["growth_per_run"] == {"heap": 2048.0, "blocks": 1.0}
+    assert loaded.tests["t::grows"]["units"] == {"heap": "bytes", "blocks": "count"}
     assert loaded.environment == {"python": "3.11.7"}
 
 
@@ -291,11 +291,11 @@ def test_load_reads_a_report_the_plugin_writes(tmp_path: Path) -> None:
 
 def test_from_results_keeps_only_measured_tests() -> None:
     made = from_results(
-        [result("t::a", tracemalloc=1), {"nodeid": "t::b", "verdict": "skipped"}],
+        [result("t::a", heap=1), {"nodeid": "t::b", "verdict": "skipped"}],
         {"python": "3.11.7"},
     )
     assert list(made.tests) == ["t::a"]
-    assert made.tests["t::a"]["growth_per_run"] == {"tracemalloc": 1.0}
+    assert made.tests["t::a"]["growth_per_run"] == {"heap": 1.0}
     assert made.environment == {"python": "3.11.7"}
 
 
@@ -304,7 +304,7 @@ def test_from_results_keeps_only_measured_tests() -> None:
 
 def _valid_text() -> str:
     return json.dumps(
-        baseline_json({"t::a": entry("clean", tracemalloc=0, blocks=0)}), indent=2, sort_keys=True
+        baseline_json({"t::a": entry("clean", heap=0, blocks=0)}), indent=2, sort_keys=True
     )
 
 
@@ -407,7 +407,7 @@ def test_load_rejects_a_malformed_file(tmp_path: Path, content: Any, fragment: s
 def test_load_rejects_a_non_numeric_figure_in_a_baseline(
     tmp_path: Path, figure: Any, shown: str
 ) -> None:
-    data = baseline_json({"t::a": entry(tracemalloc=0)})
+    data = baseline_json({"t::a": entry(heap=0)})
     data["tests"]["t::a"]["growth_per_run"]["blocks"] = figure
     path = write(tmp_path / "baseline.json", data)
     if isinstance(figure, float):
@@ -435,7 +435,7 @@ def test_load_rejects_a_non_numeric_figure_in_a_baseline(
 def test_load_rejects_a_non_numeric_figure_in_a_report(tmp_path: Path, figure: Any) -> None:
     # A report's figures must be checked like a baseline's: a NaN never compares
     # greater than anything, so it would silently pass the regression gate.
-    path = write(tmp_path / "report.json", report_json([result("t::a", tracemalloc=figure)]))
+    path = write(tmp_path / "report.json", report_json([result("t::a", heap=figure)]))
     with pytest.raises(BaselineError) as excinfo:
         load(str(path))
     assert str(path) in str(excinfo.value)
@@ -580,7 +580,7 @@ def test_save_a_new_file_honours_the_umask(tmp_path: Path) -> None:
 
 
 def test_compare_identical_is_clean() -> None:
-    old = make({"t::a": entry(tracemalloc=100, blocks=1, fds=0)})
+    old = make({"t::a": entry(heap=100, blocks=1, fds=0)})
     comparison = compare(old, make(dict(old.tests)), RULES)
     assert comparison == Comparison()
     assert not comparison.failed
@@ -588,22 +588,22 @@ def test_compare_identical_is_clean() -> None:
 
 def test_regression_absolute() -> None:
     rules = parse_rules("bytes:1KiB", UNITS)
-    old = make({"t::a": entry(tracemalloc=0)})
-    comparison = compare(old, make({"t::a": entry(tracemalloc=2048)}), rules)
+    old = make({"t::a": entry(heap=0)})
+    comparison = compare(old, make({"t::a": entry(heap=2048)}), rules)
     assert comparison.failed
-    assert comparison.regressions == [Change("t::a", "tracemalloc", "bytes", 0.0, 2048.0, 1024.0)]
+    assert comparison.regressions == [Change("t::a", "heap", "bytes", 0.0, 2048.0, 1024.0)]
     assert comparison.regressions[0].delta == 2048.0
     # at the tolerance is not a regression; just over it is
-    assert not compare(old, make({"t::a": entry(tracemalloc=1024)}), rules).failed
-    assert compare(old, make({"t::a": entry(tracemalloc=1025)}), rules).failed
+    assert not compare(old, make({"t::a": entry(heap=1024)}), rules).failed
+    assert compare(old, make({"t::a": entry(heap=1025)}), rules).failed
 
 
 def test_regression_relative() -> None:
     rules = parse_rules("bytes:10%", UNITS)
-    old = make({"t::a": entry(tracemalloc=10_000)})
-    within = compare(old, make({"t::a": entry(tracemalloc=11_000)}), rules)
+    old = make({"t::a": entry(heap=10_000)})
+    within = compare(old, make({"t::a": entry(heap=11_000)}), rules)
     assert not within.failed
-    over = compare(old, make({"t::a": entry(tracemalloc=11_001)}), rules)
+    over = compare(old, make({"t::a": entry(heap=11_001)}), rules)
     assert over.failed
     (change,) = over.regressions
     assert change.tolerance == pytest.approx(1000.0)
@@ -612,12 +612,12 @@ def test_regression_relative() -> None:
 
 def test_regression_from_zero_under_a_relative_rule() -> None:
     # 10% of nothing is nothing: a test that did not grow at all and now grows regresses.
-    old = make({"t::a": entry(tracemalloc=0, blocks=0)})
+    old = make({"t::a": entry(heap=0, blocks=0)})
     rules = parse_rules("bytes:10%,count:10%", UNITS)
-    comparison = compare(old, make({"t::a": entry(tracemalloc=2000, blocks=1)}), rules)
+    comparison = compare(old, make({"t::a": entry(heap=2000, blocks=1)}), rules)
     assert [(c.probe, c.before, c.now) for c in comparison.regressions] == [
         ("blocks", 0.0, 1.0),
-        ("tracemalloc", 0.0, 2000.0),
+        ("heap", 0.0, 2000.0),
     ]
     assert comparison.failed
 
@@ -632,26 +632,26 @@ def test_resources_have_no_tolerance_by_default() -> None:
 
 def test_probe_rule_over_unit_group_rule() -> None:
     rules = parse_rules("bytes:0,rss:1MiB", UNITS)
-    old = make({"t::a": entry(rss=0, tracemalloc=0)})
-    comparison = compare(old, make({"t::a": entry(rss=512 * KIB, tracemalloc=512 * KIB)}), rules)
-    assert [c.probe for c in comparison.regressions] == ["tracemalloc"]
+    old = make({"t::a": entry(rss=0, heap=0)})
+    comparison = compare(old, make({"t::a": entry(rss=512 * KIB, heap=512 * KIB)}), rules)
+    assert [c.probe for c in comparison.regressions] == ["heap"]
 
 
 def test_probe_without_a_rule_is_not_compared() -> None:
     rules = parse_rules("bytes:0", UNITS)
-    old = make({"t::a": entry(tracemalloc=0, blocks=0)})
-    comparison = compare(old, make({"t::a": entry(tracemalloc=0, blocks=1000)}), rules)
+    old = make({"t::a": entry(heap=0, blocks=0)})
+    comparison = compare(old, make({"t::a": entry(heap=0, blocks=1000)}), rules)
     assert comparison == Comparison()
 
 
 def test_improvement() -> None:
-    old = make({"t::a": entry(tracemalloc=10_000, blocks=10)})
-    comparison = compare(old, make({"t::a": entry(tracemalloc=0, blocks=9.5)}), RULES)
+    old = make({"t::a": entry(heap=10_000, blocks=10)})
+    comparison = compare(old, make({"t::a": entry(heap=0, blocks=9.5)}), RULES)
     assert not comparison.failed
     assert comparison.regressions == []
     (change,) = comparison.improvements  # blocks: 0.5 less is within 10% of 10
     assert (change.probe, change.before, change.now, change.delta) == (
-        "tracemalloc",
+        "heap",
         10_000.0,
         0.0,
         -10_000.0,
@@ -659,8 +659,8 @@ def test_improvement() -> None:
 
 
 def test_nothing_to_improve_from_zero() -> None:
-    old = make({"t::a": entry(tracemalloc=0)})
-    comparison = compare(old, make({"t::a": entry(tracemalloc=-5000)}), RULES)
+    old = make({"t::a": entry(heap=0)})
+    comparison = compare(old, make({"t::a": entry(heap=-5000)}), RULES)
     assert comparison == Comparison()
 
 
@@ -683,8 +683,8 @@ def test_removed_test() -> None:
 @pytest.mark.parametrize("before", ["clean", "inconclusive"])
 def test_a_test_that_starts_leaking_is_a_new_leak(before: str) -> None:
     # even when its figures stay within the tolerance (rules that ignore every probe)
-    old = make({"t::a": entry(before, tracemalloc=100_000)})
-    new = make({"t::a": entry("leak", tracemalloc=100_000)})
+    old = make({"t::a": entry(before, heap=100_000)})
+    new = make({"t::a": entry("leak", heap=100_000)})
     comparison = compare(old, new, parse_rules("bytes:10%", UNITS))
     assert comparison.new_leaks == ["t::a"]
     assert comparison.regressions == []
@@ -692,15 +692,15 @@ def test_a_test_that_starts_leaking_is_a_new_leak(before: str) -> None:
 
 
 def test_a_test_that_leaked_before_is_not_a_new_leak() -> None:
-    old = make({"t::a": entry("leak", tracemalloc=100_000)})
-    comparison = compare(old, make({"t::a": entry("leak", tracemalloc=100_000)}), RULES)
+    old = make({"t::a": entry("leak", heap=100_000)})
+    comparison = compare(old, make({"t::a": entry("leak", heap=100_000)}), RULES)
     assert comparison.new_leaks == []
     assert not comparison.failed
 
 
 def test_a_probe_new_in_this_run_is_not_compared() -> None:
-    old = make({"t::a": entry(tracemalloc=0)})
-    comparison = compare(old, make({"t::a": entry(tracemalloc=0, fds=3)}), RULES)
+    old = make({"t::a": entry(heap=0)})
+    comparison = compare(old, make({"t::a": entry(heap=0, fds=3)}), RULES)
     assert comparison == Comparison()
 
 
@@ -729,8 +729,8 @@ def test_environment_changes_are_reported_not_failed() -> None:
 
 
 def test_comparison_to_json() -> None:
-    old = make({"t::a": entry(tracemalloc=0), "t::gone": entry(blocks=0)}, python="3.12.0")
-    new = make({"t::a": entry("leak", tracemalloc=4096), "t::new": entry(blocks=0)})
+    old = make({"t::a": entry(heap=0), "t::gone": entry(blocks=0)}, python="3.12.0")
+    new = make({"t::a": entry("leak", heap=4096), "t::new": entry(blocks=0)})
     data = comparison_to_json(compare(old, new, RULES))
     assert json.loads(json.dumps(data)) == data
     assert data == {
@@ -738,7 +738,7 @@ def test_comparison_to_json() -> None:
         "regressions": [
             {
                 "nodeid": "t::a",
-                "probe": "tracemalloc",
+                "probe": "heap",
                 "unit": "bytes",
                 "baseline": 0.0,
                 "now": 4096.0,
@@ -768,14 +768,14 @@ def test_table_of_a_clean_comparison_is_one_line() -> None:
 def test_table_shows_baseline_now_and_change() -> None:
     old = make(
         {
-            "test_app.py::test_cart": entry(tracemalloc=0, blocks=0),
-            "test_app.py::test_search": entry(tracemalloc=4096),
+            "test_app.py::test_cart": entry(heap=0, blocks=0),
+            "test_app.py::test_search": entry(heap=4096),
         }
     )
     new = make(
         {
-            "test_app.py::test_cart": entry(tracemalloc=2048, blocks=1),
-            "test_app.py::test_search": entry(tracemalloc=0),
+            "test_app.py::test_cart": entry(heap=2048, blocks=1),
+            "test_app.py::test_search": entry(heap=0),
         }
     )
     lines = table(compare(old, new, RULES))
@@ -786,7 +786,7 @@ def test_table_shows_baseline_now_and_change() -> None:
         [
             "REGRESSION",
             "test_app.py::test_cart",
-            "[tracemalloc]",
+            "[heap]",
             "0",
             "B/run",
             "2.0",
@@ -797,7 +797,7 @@ def test_table_shows_baseline_now_and_change() -> None:
         [
             "improvement",
             "test_app.py::test_search",
-            "[tracemalloc]",
+            "[heap]",
             "4.0",
             "KiB/run",
             "0",
@@ -822,10 +822,10 @@ def test_table_shows_baseline_now_and_change() -> None:
     ],
 )
 def test_table_columns_line_up(growth: float) -> None:
-    old = make({"t::short": entry(tracemalloc=0), "test_long_name.py::test_x[param]": entry(rss=0)})
+    old = make({"t::short": entry(heap=0), "test_long_name.py::test_x[param]": entry(rss=0)})
     new = make(
         {
-            "t::short": entry(tracemalloc=growth),
+            "t::short": entry(heap=growth),
             "test_long_name.py::test_x[param]": entry(rss=growth + 1),
         }
     )

@@ -104,10 +104,7 @@ def listing(directory: Path) -> list[str]:
 
 def valid_baseline(*nodeids: str) -> str:
     """The text of a valid baseline file with zero growth for ``nodeids``."""
-    tests = {
-        n: {"verdict": "clean", "growth_per_run": {"tracemalloc": 0.0}, "units": {}}
-        for n in nodeids
-    }
+    tests = {n: {"verdict": "clean", "growth_per_run": {"heap": 0.0}, "units": {}} for n in nodeids}
     data = {"format": FORMAT, "version": VERSION, "environment": {}, "tests": tests}
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
@@ -133,7 +130,7 @@ def test_leak_under_the_budget_fails_against_the_baseline_and_revert_passes(
     assert listing(store) == ["leakguard.json"]
     figures = load(str(path)).tests
     assert sorted(figures) == ["test_app.py::test_leaky", "test_app.py::test_steady"]
-    assert figures["test_app.py::test_leaky"]["growth_per_run"]["tracemalloc"] < 1024
+    assert figures["test_app.py::test_leaky"]["growth_per_run"]["heap"] < 1024
     content = path.read_bytes()
 
     # 2. a small leak: every test passes (under the budget), the run fails (the gate)
@@ -148,7 +145,7 @@ def test_leak_under_the_budget_fails_against_the_baseline_and_revert_passes(
             "2 checked: 2 clean*",
             "*leakguard baseline comparison*",
             "*test [[]probe[]]*baseline*now*change",
-            "REGRESSION*test_app.py::test_leaky [[]tracemalloc[]]* B/run*KiB/run*+*KiB/run",
+            "REGRESSION*test_app.py::test_leaky [[]heap[]]* B/run*KiB/run*+*KiB/run",
             "baseline comparison FAILED: * regressions, 0 new leaks, *",
         ]
     )
@@ -362,7 +359,7 @@ def test_clean():
     pass
 """
 
-JUNIT_PROBES = ("blocks", "rss", "tracemalloc")
+JUNIT_PROBES = ("blocks", "rss", "heap")
 
 
 def test_junit_xml_carries_the_verdict_runs_and_growth(
@@ -401,7 +398,7 @@ def test_junit_xml_carries_the_verdict_runs_and_growth(
             float(found[f"leakguard_growth_{probe}"])  # a number
     assert properties["test_leaks"]["leakguard_verdict"] == "leak"
     assert properties["test_clean"]["leakguard_verdict"] == "clean"
-    assert float(properties["test_leaks"]["leakguard_growth_tracemalloc"]) >= 200 * 1024
+    assert float(properties["test_leaks"]["leakguard_growth_heap"]) >= 200 * 1024
     assert cases["test_leaks"].find("failure") is not None
     assert cases["test_clean"].find("failure") is None
 
@@ -499,8 +496,7 @@ def test_compare_command_exits_1_on_a_regression(runs: dict[str, Any], old: str,
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["test", "[probe]", "baseline", "now", "change"]
     assert any(
-        line.startswith("REGRESSION") and "test_app.py::test_leaky [tracemalloc]" in line
-        for line in lines
+        line.startswith("REGRESSION") and "test_app.py::test_leaky [heap]" in line for line in lines
     ), done.stdout
     assert lines[-1].startswith("baseline comparison FAILED: ")
     # the same table the pytest run printed when it compared itself with the baseline
@@ -533,7 +529,7 @@ def test_compare_command_exits_0_without_a_regression(
     assert done.stderr == ""
     if new == "clean-report.json" and old.startswith("leaking"):
         assert any(
-            line.startswith("improvement") and "test_app.py::test_leaky [tracemalloc]" in line
+            line.startswith("improvement") and "test_app.py::test_leaky [heap]" in line
             for line in lines
         ), done.stdout
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import HEAP_ENGINE
 
 from pytest_leakguard.config import MARKER_KWARGS, OPTIONS
 
@@ -370,14 +371,14 @@ PRECEDENCE = [
         id="probes",
     ),
     pytest.param(
-        {"leakguard_probes": "rss,tracemalloc"},
+        {"leakguard_probes": "rss,heap"},
         [],
-        {"probes": ["rss", "tracemalloc"]},
+        {"probes": ["rss", "heap"]},
         id="probes-ini",
     ),
     pytest.param(
         {"leakguard_probes": "rss"},
-        ["--leakguard-probes=-tracemalloc,-rss"],
+        ["--leakguard-probes=-heap,-rss"],
         {"probes": ["blocks", "objects", "fds", "threads", "tasks", "processes"]},
         id="probes-left-out",
     ),
@@ -403,7 +404,9 @@ def test_command_line_over_ini_over_default(
     assert header.startswith(
         f"leakguard: checking every test: {settings['warmup']} warm-up"
         f" + {settings['runs']} to {settings['max_runs']} measured runs,"
-        f" budget {settings['budget']}, probes {', '.join(settings['probes'])}"
+        f" budget {settings['budget']}, probes {', '.join(settings['probes'])}".replace(
+            "heap", f"heap ({HEAP_ENGINE})"
+        )
     )
     assert header.endswith(", strict") == settings["strict"]
 

@@ -859,7 +859,7 @@ def test_status_words_and_runs_made(pytester: pytest.Pytester) -> None:
     # the runs made: both warm-up runs and 3 measured ones, the last of them failed
     assert (entry["warmup"], entry["runs"]) == (WARMUP, 3), describe(entry)
     assert entry["message"].startswith("leak check error: a re-run of the test failed (3 measured")
-    assert len(entry["samples"]["tracemalloc"]) == 1 + WARMUP + 2  # before the runs, each passed
+    assert len(entry["samples"]["heap"]) == 1 + WARMUP + 2  # before the runs, each passed
     assert result.calls("runs.txt")["fails"] == 1 + WARMUP + 3
 
 

@@ -26,7 +26,7 @@ from pytest_leakguard.config import (
 
 KIB = 1024
 MIB = 1024**2
-UNITS = {"blocks": "count", "objects": "count", "tracemalloc": "bytes", "rss": "bytes"}
+UNITS = {"blocks": "count", "objects": "count", "heap": "bytes", "rss": "bytes"}
 PROBES = tuple(UNITS)
 NODEID = "tests/test_shop.py::TestCart::test_checkout[visa]"
 
@@ -46,7 +46,7 @@ NODEID = "tests/test_shop.py::TestCart::test_checkout[visa]"
         ("rss:1MiB", Budget(None, {"rss": float(MIB)})),
         ("blocks:10", Budget(None, {"blocks": 10.0})),
         ("objects:2.5", Budget(None, {"objects": 2.5})),
-        ("tracemalloc:512", Budget(None, {"tracemalloc": 512.0})),
+        ("heap:512", Budget(None, {"heap": 512.0})),
         (
             "1KiB,rss:1MiB,blocks:10",
             Budget(KIB, {"rss": float(MIB), "blocks": 10.0}),
@@ -56,7 +56,7 @@ NODEID = "tests/test_shop.py::TestCart::test_checkout[visa]"
             Budget(KIB, {"rss": float(MIB), "blocks": 10.0}),
         ),
         ({"rss": "1 MiB", "objects": 3}, Budget(None, {"rss": float(MIB), "objects": 3.0})),
-        ({"tracemalloc": 100}, Budget(None, {"tracemalloc": 100.0})),
+        ({"heap": 100}, Budget(None, {"heap": 100.0})),
         ({}, Budget(None, {})),
     ],
 )
@@ -65,8 +65,8 @@ def test_parse_budget(value: Any, expected: Budget) -> None:
 
 
 def test_parse_budget_count_values_are_counts_and_byte_values_bytes() -> None:
-    budget = parse_budget("tracemalloc:1 KiB,blocks:1000", UNITS)
-    assert budget.per_probe == {"tracemalloc": 1024.0, "blocks": 1000.0}
+    budget = parse_budget("heap:1 KiB,blocks:1000", UNITS)
+    assert budget.per_probe == {"heap": 1024.0, "blocks": 1000.0}
     with pytest.raises(ValueError, match="is not a number"):
         parse_budget("blocks:1 KiB", UNITS)  # a count probe takes no byte unit
 
@@ -98,7 +98,7 @@ def test_parse_budget_rejects(value: Any, fragment: str) -> None:
 
 
 def test_parse_budget_unknown_probe_lists_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="known probes: blocks, objects, tracemalloc, rss"):
+    with pytest.raises(ValueError, match="known probes: blocks, objects, heap, rss"):
         parse_budget("nope:1", UNITS)
 
 
@@ -127,7 +127,7 @@ def thresholds(budget: Budget) -> dict[str, Any]:
 
 
 def test_budget_default_is_zero_with_an_rss_floor() -> None:
-    expected = {"blocks": 0.0, "objects": 0.0, "tracemalloc": 0.0, "rss": float(RSS_FLOOR)}
+    expected = {"blocks": 0.0, "objects": 0.0, "heap": 0.0, "rss": float(RSS_FLOOR)}
     assert thresholds(Budget()) == expected
     assert thresholds(Budget(0)) == expected
     assert RSS_FLOOR == 64 * KIB
@@ -137,28 +137,28 @@ def test_budget_allowing_bytes_makes_count_probes_informative() -> None:
     assert thresholds(Budget(KIB)) == {
         "blocks": None,
         "objects": None,
-        "tracemalloc": 1024.0,
+        "heap": 1024.0,
         "rss": float(RSS_FLOOR),  # never below the floor
     }
     assert Budget(MIB).threshold("rss", "bytes") == float(MIB)  # above the floor
 
 
 def test_budget_explicit_per_probe_values_win() -> None:
-    budget = Budget(KIB, {"blocks": 5.0, "rss": 1024.0, "tracemalloc": 0.0})
+    budget = Budget(KIB, {"blocks": 5.0, "rss": 1024.0, "heap": 0.0})
     assert thresholds(budget) == {
         "blocks": 5.0,
         "objects": None,
-        "tracemalloc": 0.0,
+        "heap": 0.0,
         "rss": 1024.0,  # below the floor, because asked for
     }
 
 
 def test_budget_per_probe_byte_value_does_not_free_count_probes() -> None:
-    budget = Budget(None, {"tracemalloc": 2048.0})
+    budget = Budget(None, {"heap": 2048.0})
     assert thresholds(budget) == {
         "blocks": 0.0,
         "objects": 0.0,
-        "tracemalloc": 2048.0,
+        "heap": 2048.0,
         "rss": float(RSS_FLOOR),
     }
 
@@ -199,10 +199,10 @@ def test_budget_describe() -> None:
         ("blocks,rss", ("blocks", "rss")),
         (" rss , blocks ", ("rss", "blocks")),
         ("rss,rss,blocks", ("rss", "blocks")),
-        (["tracemalloc"], ("tracemalloc",)),
+        (["heap"], ("heap",)),
         (("objects", "rss"), ("objects", "rss")),
-        ("-tracemalloc", ("blocks", "objects", "rss")),
-        ("-rss,-blocks", ("objects", "tracemalloc")),
+        ("-heap", ("blocks", "objects", "rss")),
+        ("-rss,-blocks", ("objects", "heap")),
     ],
 )
 def test_parse_probes(value: Any, expected: tuple[str, ...]) -> None:
@@ -221,14 +221,14 @@ def test_parse_probes(value: Any, expected: tuple[str, ...]) -> None:
         ("RSS", "unknown probe 'RSS'"),
         ("-nope", "unknown probe 'nope'"),
         ("rss,-blocks", "mixes probes to keep and probes to leave out"),
-        ("-blocks,-objects,-tracemalloc,-rss", "leaves out every probe"),
+        ("-blocks,-objects,-heap,-rss", "leaves out every probe"),
     ],
 )
 def test_parse_probes_rejects(value: Any, fragment: str) -> None:
     with pytest.raises(ValueError) as excinfo:
         parse_probes(value, PROBES)
     assert fragment in str(excinfo.value)
-    assert "known probes: blocks, objects, tracemalloc, rss" in str(excinfo.value)
+    assert "known probes: blocks, objects, heap, rss" in str(excinfo.value)
 
 
 # ---------------------------------------------------------------- parse_bool / parse_runs

@@ -488,7 +488,7 @@ def test_clean_parametrized_case_beside_a_leaky_one_is_clean(find_run: LeakRun) 
 def test_slow_leak_is_found_without_a_new_block(find_run: LeakRun) -> None:
     entry = find_run.entry("test_find.py::test_slow")
     assert entry["trend"]["blocks"] == "flat", describe(entry)
-    assert entry["trend"]["tracemalloc"] == "growing", describe(entry)
+    assert entry["trend"]["heap"] == "growing", describe(entry)
 
 
 def test_native_leak_is_found_by_rss(native_run: LeakRun) -> None:
@@ -503,7 +503,7 @@ def test_native_leak_is_found_by_rss(native_run: LeakRun) -> None:
 
 def test_large_leak_is_measured_in_full(find_run: LeakRun) -> None:
     entry = find_run.entry("test_find.py::test_large")
-    assert entry["growth_per_run"]["tracemalloc"] >= 1024 * 1024, describe(entry)
+    assert entry["growth_per_run"]["heap"] >= 1024 * 1024, describe(entry)
 
 
 # ---------------------------------------------------------------- what must not be flagged
@@ -532,7 +532,7 @@ def test_noop_shows_no_growth(harness_run: LeakRun) -> None:
     entry = harness_run.entry("test_harness.py::test_noop")
     assert entry["verdict"] == "clean", describe(entry)
     assert entry["runs"] == NOOP_RUNS, describe(entry)
-    assert {"blocks", "objects", "tracemalloc", "rss"} <= set(entry["samples"]), describe(entry)
+    assert {"blocks", "objects", "heap", "rss"} <= set(entry["samples"]), describe(entry)
     for probe, growth in entry["growth_per_run"].items():
         if probe == "rss":
             assert growth < RSS_FLOOR, describe(entry)

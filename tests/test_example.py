@@ -43,7 +43,7 @@ def test_example_reports_the_leak_its_line_and_its_holder(pytester: pytest.Pytes
         [
             "*_ test_receipt _*",
             "memory leak: retained memory grows from run to run*",
-            "  > tracemalloc: +* B/run over 20 runs, grew in 20 of 20*",
+            "  > heap: +* B/run over 20 runs, grew in 20 of 20*",
             "where it is allocated (tracemalloc*",
             f"  shop/handlers.py:{lines_line}: +* B/run*",
             '      "lines": [{"sku": line.sku, "quantity": line.quantity} for line in *',

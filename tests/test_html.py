@@ -125,8 +125,8 @@ def leak(nodeid: str, growth: float, **extra: Any) -> dict[str, Any]:
     return entry(
         nodeid,
         LEAK,
-        [trend("tracemalloc", growth, GROWING), trend("fds", 0.0, unit="resources")],
-        {"tracemalloc": [500, 900, *window], "fds": [3] * 8},
+        [trend("heap", growth, GROWING), trend("fds", 0.0, unit="resources")],
+        {"heap": [500, 900, *window], "fds": [3] * 8},
         **extra,
     )
 
@@ -135,8 +135,8 @@ def clean(nodeid: str) -> dict[str, Any]:
     return entry(
         nodeid,
         CLEAN,
-        [trend("tracemalloc", 0.0), trend("rss", 0.0, threshold=64 * KIB)],
-        {"tracemalloc": [500, 990, 1000, 1000, 1000, 1010, 1000, 1000], "rss": [10**7] * 8},
+        [trend("heap", 0.0), trend("rss", 0.0, threshold=64 * KIB)],
+        {"heap": [500, 990, 1000, 1000, 1000, 1010, 1000, 1000], "rss": [10**7] * 8},
     )
 
 
@@ -158,8 +158,8 @@ MIXED = [
     entry(
         "test_a.py::test_noisy",
         INCONCLUSIVE,
-        [trend("tracemalloc", 50.0, NOISY)],
-        {"tracemalloc": [1, 2, 3, 9, 3, 9, 3, 9]},
+        [trend("heap", 50.0, NOISY)],
+        {"heap": [1, 2, 3, 9, 3, 9, 3, 9]},
     ),
     leak("test_a.py::test_big_leak", 1_000_000.0),
 ]
@@ -247,7 +247,7 @@ def test_settings_environment_reason_error_and_message_are_shown() -> None:
     for text in ("max_runs", "20", "3.11.7", "linux", "call failed", "AssertionError: boom"):
         assert text in page.text
     assert "memory leak: retained memory grows from run to run" in page.text
-    assert "tracemalloc +976.6 KiB/run" in page.text  # the leak's summary, as in the terminal
+    assert "heap +976.6 KiB/run" in page.text  # the leak's summary, as in the terminal
 
 
 def test_no_test_checked() -> None:
@@ -448,9 +448,9 @@ def test_each_varying_probe_gets_a_chart_the_offending_first() -> None:
     data["samples"]["blocks"] = [1, 2, 3, 3, 3, 3, 3, 3]
     data["units"]["blocks"] = "count"
     data["thresholds"]["blocks"] = 0.0
-    text = html.render(payload([data], settings={"probes": ["blocks", "fds", "tracemalloc"]}))
+    text = html.render(payload([data], settings={"probes": ["blocks", "fds", "heap"]}))
     captions = re.findall(r"<figcaption><b>(\w+)</b>", text)
-    assert captions == ["tracemalloc", "blocks"]
+    assert captions == ["heap", "blocks"]
     assert text.count('<svg class="chart"') == 2
     assert text.count('<rect class="band"') == 2
     assert text.count('<line class="budget"') == 2
@@ -526,7 +526,7 @@ COMPARISON = {
     "regressions": [
         {
             "nodeid": "test_a.py::test_big_leak",
-            "probe": "tracemalloc",
+            "probe": "heap",
             "unit": "bytes",
             "baseline": 1024.0,
             "now": 4096.0,

@@ -112,13 +112,13 @@ def test_good_patterns() -> None:
 
 
 def _trend(probe: str, growth: float, threshold: float = 0.0) -> ProbeTrend:
-    unit = "bytes" if probe == "tracemalloc" else "count"
+    unit = "bytes" if probe == "heap" else "count"
     return ProbeTrend(probe, unit, "growing", growth, growth, 20, 20, threshold)
 
 
 def test_judge_explained_when_the_matched_growth_covers_the_measured() -> None:
-    attribution = Attribution(2, {"tracemalloc": 800.0, "blocks": 9.0, "objects": 2.0})
-    offending = [_trend("tracemalloc", 858), _trend("blocks", 10), _trend("objects", 2)]
+    attribution = Attribution(2, {"heap": 800.0, "blocks": 9.0, "objects": 2.0})
+    offending = [_trend("heap", 858), _trend("blocks", 10), _trend("objects", 2)]
     explained, lines = judge(attribution, offending)
     assert explained, lines
     assert len(lines) == 3
@@ -126,32 +126,32 @@ def test_judge_explained_when_the_matched_growth_covers_the_measured() -> None:
 
 def test_judge_not_explained_when_too_little_is_matched() -> None:
     # objects: 1 of 2 matched is over the tighter share for counts
-    attribution = Attribution(2, {"tracemalloc": 300.0, "blocks": 9.0, "objects": 1.0})
+    attribution = Attribution(2, {"heap": 300.0, "blocks": 9.0, "objects": 1.0})
     explained, lines = judge(attribution, [_trend("objects", 2)])
     assert not explained
     assert lines == ["objects: +1.0/run suppressed of +2.0/run (over the budget by 1.0/run)"]
-    # tracemalloc: 300 of 858 matched is over its share too
-    explained, lines = judge(attribution, [_trend("tracemalloc", 858), _trend("objects", 2)])
+    # heap: 300 of 858 matched is over its share too
+    explained, lines = judge(attribution, [_trend("heap", 858), _trend("objects", 2)])
     assert not explained
     assert "objects: +1.0/run suppressed of +2.0/run (over the budget by 1.0/run)" in lines
 
 
 def test_judge_objects_explained_with_the_bytes() -> None:
     # Objects reused from free lists have no allocation site: the bytes speak for them.
-    attribution = Attribution(2, {"tracemalloc": 800.0, "objects": 0.0})
-    explained, lines = judge(attribution, [_trend("objects", 2), _trend("tracemalloc", 858)])
+    attribution = Attribution(2, {"heap": 800.0, "objects": 0.0})
+    explained, lines = judge(attribution, [_trend("objects", 2), _trend("heap", 858)])
     assert explained, lines
     assert "objects: explained with the bytes (objects from free lists)" in lines
 
 
 def test_judge_budget_counts_as_explained_growth() -> None:
-    attribution = Attribution(2, {"tracemalloc": 100.0})
-    assert judge(attribution, [_trend("tracemalloc", 1100, threshold=1024)])[0]
-    assert not judge(attribution, [_trend("tracemalloc", 1100)])[0]
+    attribution = Attribution(2, {"heap": 100.0})
+    assert judge(attribution, [_trend("heap", 1100, threshold=1024)])[0]
+    assert not judge(attribution, [_trend("heap", 1100)])[0]
 
 
 def test_judge_never_explains_rss_or_resources() -> None:
-    attribution = Attribution(2, {"tracemalloc": 1e9, "blocks": 1e9, "objects": 1e9})
+    attribution = Attribution(2, {"heap": 1e9, "blocks": 1e9, "objects": 1e9})
     for probe in ("rss", "fds", "threads"):
         explained, lines = judge(attribution, [_trend(probe, 1)])
         assert not explained
@@ -159,8 +159,8 @@ def test_judge_never_explains_rss_or_resources() -> None:
 
 
 def test_judge_needs_runs_and_growth() -> None:
-    assert not judge(Attribution(0, {"tracemalloc": 1e9}), [_trend("tracemalloc", 1)])[0]
-    assert not judge(Attribution(2, {"tracemalloc": 1e9}), [])[0]
+    assert not judge(Attribution(0, {"heap": 1e9}), [_trend("heap", 1)])[0]
+    assert not judge(Attribution(2, {"heap": 1e9}), [])[0]
 
 
 def test_used_counts_per_suppression() -> None:

@@ -126,7 +126,7 @@ def test_assess_flat() -> None:
 
 
 def test_assess_steady_leak_figures() -> None:
-    trend = assess("tracemalloc", cumulative([100] * 20), 0.0, unit="bytes")
+    trend = assess("heap", cumulative([100] * 20), 0.0, unit="bytes")
     assert trend.trend == GROWING
     assert trend.growth_per_run == 100
     assert trend.tail_growth_per_run == 100
@@ -358,12 +358,12 @@ def test_decide_huge_drop_then_flat_is_clean() -> None:
 # ---------------------------------------------------------------- decide: several probes
 
 
-UNITS = {"blocks": "count", "objects": "count", "tracemalloc": "bytes", "rss": "bytes"}
+UNITS = {"blocks": "count", "objects": "count", "heap": "bytes", "rss": "bytes"}
 
 
 def test_decide_informative_probes_never_decide() -> None:
-    windows = {"tracemalloc": [5000] * 21, "objects": cumulative([50] * 20)}
-    thresholds = {"tracemalloc": 1024.0, "objects": None}
+    windows = {"heap": [5000] * 21, "objects": cumulative([50] * 20)}
+    thresholds = {"heap": 1024.0, "objects": None}
     decision = decide(windows, thresholds, UNITS, min_runs=5, max_runs=20)
     assert decision.status == CLEAN
     objects = next(t for t in decision.trends if t.probe == "objects")
@@ -372,30 +372,30 @@ def test_decide_informative_probes_never_decide() -> None:
 
 
 def test_decide_only_informative_growth_at_max_runs_is_not_a_leak() -> None:
-    windows = {"tracemalloc": [5000] * 6, "objects": cumulative([50] * 5)}
-    thresholds = {"tracemalloc": 1024.0, "objects": None}
+    windows = {"heap": [5000] * 6, "objects": cumulative([50] * 5)}
+    thresholds = {"heap": 1024.0, "objects": None}
     decision = decide(windows, thresholds, UNITS, min_runs=5, max_runs=5)
     assert decision.status == CLEAN
 
 
 def test_decide_one_growing_decisive_probe_is_enough_for_a_leak() -> None:
-    windows = {"blocks": [5000] * 21, "tracemalloc": cumulative([64] * 20)}
-    decision = decide(windows, {"blocks": 0.0, "tracemalloc": 0.0}, UNITS, min_runs=5, max_runs=20)
+    windows = {"blocks": [5000] * 21, "heap": cumulative([64] * 20)}
+    decision = decide(windows, {"blocks": 0.0, "heap": 0.0}, UNITS, min_runs=5, max_runs=20)
     assert decision.status == LEAK
     assert [t.trend for t in decision.trends] == [FLAT, GROWING]
 
 
 def test_decide_counts_alone_do_not_make_a_leak_while_bytes_are_judged() -> None:
     # Every Python allocation shows in tracemalloc too: blocks growing alone is noise.
-    windows = {"blocks": cumulative([2] * 20), "tracemalloc": [5000] * 21}
-    decision = decide(windows, {"blocks": 0.0, "tracemalloc": 0.0}, UNITS, min_runs=5, max_runs=20)
+    windows = {"blocks": cumulative([2] * 20), "heap": [5000] * 21}
+    decision = decide(windows, {"blocks": 0.0, "heap": 0.0}, UNITS, min_runs=5, max_runs=20)
     assert decision.status == INCONCLUSIVE
     assert [t.trend for t in decision.trends] == [GROWING, FLAT]
 
 
 def test_decide_counts_decide_when_only_counts_are_judged() -> None:
-    windows = {"blocks": cumulative([2] * 20), "tracemalloc": cumulative([64] * 20)}
-    decision = decide(windows, {"blocks": 0.0, "tracemalloc": None}, UNITS, min_runs=5, max_runs=20)
+    windows = {"blocks": cumulative([2] * 20), "heap": cumulative([64] * 20)}
+    decision = decide(windows, {"blocks": 0.0, "heap": None}, UNITS, min_runs=5, max_runs=20)
     assert decision.status == LEAK
 
 
@@ -420,18 +420,18 @@ def test_decide_units_default_to_count_and_thresholds_to_informative() -> None:
 
 
 def test_decide_trends_keep_the_probe_order() -> None:
-    windows = {name: [0, 0, 0] for name in ("rss", "blocks", "tracemalloc")}
+    windows = {name: [0, 0, 0] for name in ("rss", "blocks", "heap")}
     decision = decide(windows, {}, UNITS, min_runs=1, max_runs=5)
-    assert [t.probe for t in decision.trends] == ["rss", "blocks", "tracemalloc"]
+    assert [t.probe for t in decision.trends] == ["rss", "blocks", "heap"]
 
 
 # ---------------------------------------------------------------- ProbeTrend
 
 
 def test_probe_trend_describe_bytes() -> None:
-    trend = ProbeTrend("tracemalloc", "bytes", GROWING, MIB, MIB, 20, 20, 0.0)
+    trend = ProbeTrend("heap", "bytes", GROWING, MIB, MIB, 20, 20, 0.0)
     assert trend.describe() == (
-        "tracemalloc: +1.0 MiB/run over 20 runs, grew in 20 of 20 (budget 0 B/run)"
+        "heap: +1.0 MiB/run over 20 runs, grew in 20 of 20 (budget 0 B/run)"
     )
 
 
@@ -464,7 +464,7 @@ def trend(
 def leak(nodeid: str, byte_growth: float = 0.0, count_growth: float = 0.0) -> dict[str, Any]:
     trends = (
         trend("blocks", GROWING if count_growth else FLAT, count_growth),
-        trend("tracemalloc", GROWING if byte_growth else FLAT, byte_growth, "bytes"),
+        trend("heap", GROWING if byte_growth else FLAT, byte_growth, "bytes"),
     )
     data = Verdict(LEAK, warmup=2, trends=trends).to_dict()
     data["nodeid"] = nodeid
@@ -484,16 +484,16 @@ LEAK_VERDICT = Verdict(
     trends=(
         trend("blocks", GROWING, 2.0),
         trend("objects", GROWING, 1.0, threshold=None),
-        trend("tracemalloc", GROWING, 100_000.0, "bytes"),
+        trend("heap", GROWING, 100_000.0, "bytes"),
         trend("rss", FLAT, 0.0, "bytes", threshold=65536.0),
     ),
-    samples={"blocks": [1, 3, 5], "tracemalloc": [0, 100_000, 200_000]},
+    samples={"blocks": [1, 3, 5], "heap": [0, 100_000, 200_000]},
 )
 
 
 def test_verdict_runs_and_offending() -> None:
     assert LEAK_VERDICT.runs == 20
-    assert [t.probe for t in LEAK_VERDICT.offending] == ["blocks", "tracemalloc"]
+    assert [t.probe for t in LEAK_VERDICT.offending] == ["blocks", "heap"]
     assert Verdict(CLEAN).runs == 0
     assert Verdict(CLEAN, trends=LEAK_VERDICT.trends).offending == []
     assert Verdict(ERROR, trends=LEAK_VERDICT.trends).offending == []
@@ -519,7 +519,7 @@ def test_verdict_message_of_a_leak() -> None:
     assert lines[1].startswith("  > blocks: +2/run")
     assert lines[2].startswith("    objects: +1/run")  # informative: not marked
     assert lines[2].endswith("(informative)")
-    assert lines[3].startswith("  > tracemalloc: +97.7 KiB/run")
+    assert lines[3].startswith("  > heap: +97.7 KiB/run")
     assert lines[4].startswith("    rss: +0 B/run")
 
 
@@ -548,7 +548,7 @@ def test_verdict_message_carries_reason_and_error() -> None:
 
 
 def test_verdict_summary() -> None:
-    assert LEAK_VERDICT.summary() == "blocks +2/run, tracemalloc +97.7 KiB/run (20 runs)"
+    assert LEAK_VERDICT.summary() == "blocks +2/run, heap +97.7 KiB/run (20 runs)"
     assert Verdict(SKIPPED, reason="the test was skipped").summary() == "the test was skipped"
     assert Verdict(ERROR, reason="setup failed").summary() == "setup failed"
     clean = Verdict(
@@ -563,8 +563,8 @@ def test_verdict_summary_shows_negative_growth_without_a_plus() -> None:
 
 
 def test_verdict_severity_orders_bytes_before_counts() -> None:
-    small_bytes = Verdict(LEAK, trends=(trend("tracemalloc", GROWING, 10.0, "bytes"),))
-    big_bytes = Verdict(LEAK, trends=(trend("tracemalloc", GROWING, 10_000.0, "bytes"),))
+    small_bytes = Verdict(LEAK, trends=(trend("heap", GROWING, 10.0, "bytes"),))
+    big_bytes = Verdict(LEAK, trends=(trend("heap", GROWING, 10_000.0, "bytes"),))
     many_blocks = Verdict(LEAK, trends=(trend("blocks", GROWING, 100_000.0),))
     assert big_bytes.severity() > small_bytes.severity() > many_blocks.severity() > 0
     assert Verdict(CLEAN, trends=big_bytes.trends).severity() == 0
@@ -638,12 +638,12 @@ def test_verdict_to_dict_fields() -> None:
     assert data["trend"] == {
         "blocks": GROWING,
         "objects": GROWING,
-        "tracemalloc": GROWING,
+        "heap": GROWING,
         "rss": FLAT,
     }
     assert data["thresholds"]["objects"] is None
-    assert data["units"]["tracemalloc"] == "bytes"
-    assert data["samples"] == {"blocks": [1, 3, 5], "tracemalloc": [0, 100_000, 200_000]}
+    assert data["units"]["heap"] == "bytes"
+    assert data["samples"] == {"blocks": [1, 3, 5], "heap": [0, 100_000, 200_000]}
     assert data["message"] == LEAK_VERDICT.message()
 
 
@@ -710,7 +710,7 @@ def test_summary_lines_hide_clean_tests_unless_verbose() -> None:
     results = [leak("t::leaky", byte_growth=2048.0), simple("t::clean", CLEAN)]
     quiet = summary_lines(results, verbose=False)
     assert [text for text, _ in quiet] == [
-        "LEAKED t::leaky - tracemalloc +2.0 KiB/run (20 runs)",
+        "LEAKED t::leaky - heap +2.0 KiB/run (20 runs)",
         "2 checked: 1 leaked, 1 clean",
     ]
     assert quiet[0][1] == {"red": True}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Protocol, runtime_checkable
 
-from .memory import BlocksProbe, ObjectsProbe, RssProbe, TracemallocProbe
+from .memory import BlocksProbe, HeapProbe, ObjectsProbe, RssProbe
 from .resources import FdsProbe, ProcessesProbe, TasksProbe, ThreadsProbe
 
 
@@ -37,7 +37,7 @@ ProbeFactory = Callable[[], Probe]
 BUILTIN_PROBES: dict[str, ProbeFactory] = {
     "blocks": BlocksProbe,
     "objects": ObjectsProbe,
-    "tracemalloc": TracemallocProbe,
+    "heap": HeapProbe,
     "rss": RssProbe,
     "fds": FdsProbe,
     "threads": ThreadsProbe,
@@ -51,6 +51,7 @@ __all__ = [
     "BUILTIN_PROBES",
     "BlocksProbe",
     "FdsProbe",
+    "HeapProbe",
     "ObjectsProbe",
     "Probe",
     "ProbeFactory",
@@ -58,5 +59,4 @@ __all__ = [
     "RssProbe",
     "TasksProbe",
     "ThreadsProbe",
-    "TracemallocProbe",
 ]

@@ -1,4 +1,4 @@
-"""The cheap memory probes: allocator blocks, gc objects, traced bytes, RSS."""
+"""The cheap memory probes: allocator blocks, gc objects, allocated bytes, RSS."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import gc
 import os
 import sys
 import tracemalloc
-from typing import Any
+from typing import Any, Callable
 
 
 class BlocksProbe:
@@ -48,44 +48,99 @@ class ObjectsProbe:
         """Nothing to release."""
 
 
-class TracemallocProbe:
-    """Bytes traced by ``tracemalloc`` (Python's allocators, not native ``malloc``).
+class HeapProbe:
+    """Bytes allocated through Python's allocators since checking began and still alive.
 
-    Tracing starts with the first checked test (unless it was already on, for
-    example with ``-X tracemalloc``) and stays on until the session ends
-    (:func:`stop_session_tracing`).  Started and stopped around each test, it
-    would miss the memory that existed before the start: when pytest replaces
-    such memory during the re-runs (``os.environ``'s table, the setup stack),
-    the new copy would look like growth.
+    The figure ``tracemalloc.get_traced_memory()`` gives, and it sees what no
+    other probe does: memory that grows without a new block (a string or a
+    list growing in place).  Two engines count it (:func:`heap_engine`):
+
+    * the compiled allocation counter (``pytest_leakguard._alloccount``): it
+      hooks the allocators tracemalloc hooks but keeps only each block's size,
+      not a traceback: a loop that does nothing but allocate runs 2 to 3 times
+      slower under it, 6 to 7 times under ``tracemalloc`` (docs/benchmarks.md);
+    * ``tracemalloc`` itself, where the counter was not built (no C compiler
+      at install, PyPy, a free-threaded build) or when tracing was on before
+      the first checked test (``-X tracemalloc``): then it is the user's.
+
+    Either starts with the first checked test and goes on until the session
+    ends (:func:`stop_session_counting`).  Started and stopped around each
+    test, it would miss the memory that existed before the start: when pytest
+    replaces such memory during the re-runs (``os.environ``'s table, the setup
+    stack), the new copy would look like growth.
     """
 
-    name = "tracemalloc"
+    name = "heap"
     unit = "bytes"
 
     def start(self) -> None:
-        """Start tracing for the rest of the session if nobody else did."""
-        global _SESSION_TRACING
-        if not tracemalloc.is_tracing():
-            tracemalloc.start(1)
-            _SESSION_TRACING = True
+        """Start counting for the rest of the session if not yet done."""
+        global _ENGINE
+        if _ENGINE is None:
+            _ENGINE = _start_engine()
 
     def sample(self) -> int:
-        """Return the traced bytes that are still allocated."""
-        return tracemalloc.get_traced_memory()[0]
+        """Return the counted bytes that are still allocated."""
+        assert _ENGINE is not None, "start() first"
+        return _ENGINE.current()
 
     def stop(self) -> None:
-        """Nothing: tracing goes on (see the class docstring)."""
+        """Nothing: counting goes on (see the class docstring)."""
 
 
-_SESSION_TRACING = False
+class _Engine:
+    """How :class:`HeapProbe` counts: ``label`` names it in the report header."""
+
+    def __init__(self, label: str, current: Callable[[], int], stop: Callable[[], None]):
+        self.label = label
+        self.current = current
+        self.stop = stop
 
 
-def stop_session_tracing() -> None:
-    """Stop the tracing :class:`TracemallocProbe` started (at the end of the session)."""
-    global _SESSION_TRACING
-    if _SESSION_TRACING:
-        tracemalloc.stop()
-        _SESSION_TRACING = False
+_ENGINE: _Engine | None = None
+
+
+def _traced() -> int:
+    return tracemalloc.get_traced_memory()[0]
+
+
+def _start_engine() -> _Engine:
+    if tracemalloc.is_tracing():  # someone else's: leave it to them
+        return _Engine("tracemalloc", _traced, lambda: None)
+    counter = _counter()
+    if counter is not None:
+        counter.start()
+        return _Engine("allocation counter", counter.current, counter.stop)
+    tracemalloc.start(1)
+    return _Engine("tracemalloc", _traced, tracemalloc.stop)
+
+
+def _counter() -> Any:
+    try:
+        from .. import _alloccount
+    except ImportError:
+        return None
+    return _alloccount
+
+
+def heap_engine() -> str:
+    """What the ``heap`` probe counts with: ``allocation counter`` or ``tracemalloc``.
+
+    Before the first checked test, what it will count with.
+    """
+    if _ENGINE is not None:
+        return _ENGINE.label
+    if tracemalloc.is_tracing() or _counter() is None:
+        return "tracemalloc"
+    return "allocation counter"
+
+
+def stop_session_counting() -> None:
+    """Stop what :class:`HeapProbe` started (at the end of the session)."""
+    global _ENGINE
+    if _ENGINE is not None:
+        engine, _ENGINE = _ENGINE, None
+        engine.stop()
 
 
 class RssProbe:

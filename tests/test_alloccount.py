@@ -1,0 +1,274 @@
+"""The compiled allocation counter behind the ``heap`` probe, and its tracemalloc fallback.
+
+The counter hooks the interpreter's allocators, which are process-global: each
+check runs in a fresh interpreter (``subprocess``), and the end-to-end tests
+drive the plugin through ``pytester.runpytest_subprocess``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+from helpers import COUNTER_BUILT, NO_COUNTER
+
+needs_counter = pytest.mark.skipif(
+    not COUNTER_BUILT, reason="the allocation counter was not built (no C compiler?)"
+)
+
+
+def run_python(source: str) -> Any:
+    """Run ``source`` in a fresh interpreter; it prints one JSON value, returned here."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(source)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+# Workloads measured by both the counter and tracemalloc; each returns what must stay
+# alive, so the figure is what it kept.
+WORKLOADS = """
+import gc, json, tracemalloc
+from pytest_leakguard import _alloccount
+
+def dicts():
+    return [{"id": n, "tags": [n, str(n)]} for n in range(2000)]
+
+def string_grows():
+    global S
+    S = S + "abcd"  # a new block of the next size, the old one freed
+
+def list_grows_in_place():
+    L.append(None)  # the item array is resized in place, no new block
+
+def big_bytes():
+    return b"x" * (3 * 1024 * 1024)  # beyond pymalloc: the OBJ domain's raw fallback
+
+def cycle():
+    a = []
+    a.append(a)
+
+S = ""
+L = []
+"""
+
+
+@needs_counter
+def test_counter_agrees_with_tracemalloc_byte_for_byte() -> None:
+    figures = run_python(
+        WORKLOADS
+        + """
+_alloccount.start()
+tracemalloc.start(1)  # wraps the counter: both see every allocation
+
+def both():
+    gc.collect()
+    return _alloccount.current(), tracemalloc.get_traced_memory()[0]
+
+out = {}
+for name in ("dicts", "string_grows", "list_grows_in_place", "big_bytes", "cycle"):
+    steps = [[0, 0] for _ in range(6)]  # preallocated: only the workload's memory moves
+    kept = [None] * 6
+    for run in range(6):
+        before = both()
+        kept[run] = globals()[name]()
+        after = both()
+        steps[run][0] = after[0] - before[0]
+        steps[run][1] = after[1] - before[1]
+    out[name] = steps
+print(json.dumps(out))
+"""
+    )
+    for name, steps in figures.items():
+        counted = [c for c, _ in steps]
+        traced = [t for _, t in steps]
+        assert counted == traced, (name, steps)
+    assert figures["dicts"][1][0] > 2000 * 100  # what the list of dicts keeps
+    assert [c for c, _ in figures["string_grows"]][2:] == [4] * 4  # 4 bytes, no new block
+    assert sum(c for c, _ in figures["list_grows_in_place"]) > 0
+    assert all(c >= 3 * 1024 * 1024 for c, _ in figures["big_bytes"])
+    assert all(c == 0 for c, _ in figures["cycle"])
+
+
+@needs_counter
+def test_counter_ignores_memory_from_before_it_started() -> None:
+    figures = run_python(
+        """
+import gc, json
+from pytest_leakguard import _alloccount
+
+old = [str(n) * 10 for n in range(10000)]
+_alloccount.start()
+start = _alloccount.current()
+del old  # freed, but never counted: no negative figure
+gc.collect()
+freed = _alloccount.current() - start
+new = [str(n) * 10 for n in range(10000)]
+grown = _alloccount.current() - start
+del new
+gc.collect()
+back = _alloccount.current() - start  # the ints freed and grown are still alive
+print(json.dumps([freed, grown, back]))
+"""
+    )
+    freed, grown, back = figures
+    assert freed == 0
+    assert grown > 10000 * 50
+    assert back <= 64
+
+
+@needs_counter
+def test_counter_start_stop_and_errors() -> None:
+    figures = run_python(
+        """
+import json, tracemalloc
+from pytest_leakguard import _alloccount
+
+out = {}
+try:
+    _alloccount.current()
+except RuntimeError as exc:
+    out["before start"] = str(exc)
+_alloccount.start()
+kept = [bytearray(1000) for _ in range(100)]
+out["counting"] = [_alloccount.is_counting(), _alloccount.current() >= 100 * 1000]
+_alloccount.start()  # again: counts from zero
+out["restarted"] = _alloccount.current() < 1000
+_alloccount.stop()
+out["stopped"] = _alloccount.is_counting()
+tracemalloc.start()  # wraps the counter's hooks...
+_alloccount.start()
+tracemalloc.stop()  # ...and puts them back
+kept2 = [bytearray(1000) for _ in range(10)]
+out["wrapped"] = _alloccount.current() >= 10 * 1000
+print(json.dumps(out))
+"""
+    )
+    assert figures["before start"] == "the allocation counter is not started"
+    assert figures["counting"] == [True, True]
+    assert figures["restarted"] is True
+    assert figures["stopped"] is False
+    assert figures["wrapped"] is True
+
+
+@needs_counter
+def test_counter_removed_with_a_hook_installed_before_it_says_so() -> None:
+    figures = run_python(
+        """
+import json, tracemalloc
+from pytest_leakguard import _alloccount
+
+out = {}
+tracemalloc.start()
+_alloccount.start()  # wraps tracemalloc's hooks...
+tracemalloc.stop()  # ...which puts back what was there before it: the counter is gone
+try:
+    _alloccount.current()
+except RuntimeError as exc:
+    out["removed"] = str(exc)
+_alloccount.start()  # installs the hooks again
+kept = [bytearray(1000) for _ in range(10)]
+out["reinstalled"] = _alloccount.current() >= 10 * 1000
+print(json.dumps(out))
+"""
+    )
+    assert "hook was removed" in figures["removed"]
+    assert figures["reinstalled"] is True
+
+
+@needs_counter
+def test_counter_survives_a_heavy_mixed_workload() -> None:
+    # Millions of allocations, frees and reallocs through table growth and deletions
+    # (backward-shift deletion must keep every entry findable): all freed, it is 0.
+    figures = run_python(
+        """
+import gc, json, random
+from pytest_leakguard import _alloccount
+
+random.seed(7)
+_alloccount.start()
+base = _alloccount.current()
+lists, strings = {}, {}
+for step in range(300000):
+    key = random.randrange(50000)
+    kind = random.random()
+    if kind < 0.3:
+        lists[key] = [0] * random.randrange(1, 300)
+    elif kind < 0.6:
+        lists.setdefault(key, []).extend(range(random.randrange(1, 50)))
+    elif kind < 0.9:
+        strings[key] = "x" * random.randrange(1, 5000)
+    else:
+        lists.pop(key, None)
+        strings.pop(key, None)
+peak = _alloccount.current() - base
+del lists, strings
+gc.collect()
+print(json.dumps([peak, _alloccount.current() - base]))
+"""
+    )
+    peak, left = figures
+    assert peak > 10 * 1024 * 1024
+    assert left < 1024  # the loop variables and peak, still alive
+
+
+SLOW_LEAK = """
+S = ""
+
+
+def test_slow():
+    global S
+    S = S + "abcd"
+
+
+def test_clean():
+    data = [str(n) for n in range(1000)]
+    assert len(data) == 1000
+"""
+
+
+@pytest.mark.parametrize(
+    ("python_flags", "pytest_args", "engine"),
+    [
+        pytest.param((), (), "allocation counter", marks=needs_counter, id="counter"),
+        pytest.param((), ("-p", "no_counter"), "tracemalloc", id="not-built"),
+        pytest.param(("-X", "tracemalloc"), (), "tracemalloc", id="tracing-already"),
+    ],
+)
+def test_heap_probe_finds_a_4_byte_leak_with_either_engine(
+    pytester: pytest.Pytester,
+    python_flags: tuple[str, ...],
+    pytest_args: tuple[str, ...],
+    engine: str,
+) -> None:
+    pytester.makepyfile(no_counter=NO_COUNTER, test_slow=SLOW_LEAK)
+    result = pytester.run(
+        sys.executable,
+        *python_flags,
+        "-m",
+        "pytest",
+        "-p",
+        "no:randomly",
+        *pytest_args,
+        "--leakguard",
+        "--leakguard-json=report.json",
+        "--rootdir",
+        str(pytester.path),
+    )
+    report = json.loads((pytester.path / "report.json").read_text())
+    entries = {e["nodeid"]: e for e in report["tests"]}
+    result.stdout.fnmatch_lines([f"leakguard: *probes blocks, objects, heap ({engine}), rss*"])
+    slow = entries["test_slow.py::test_slow"]
+    assert slow["verdict"] == "leak", slow
+    assert slow["trend"]["blocks"] == "flat", slow
+    assert slow["trend"]["heap"] == "growing", slow
+    assert slow["growth_per_run"]["heap"] == pytest.approx(4, abs=1), slow
+    assert entries["test_slow.py::test_clean"]["verdict"] == "clean"
