@@ -18,8 +18,8 @@ They run only for a test already judged a leak, over a few extra runs:
 from __future__ import annotations
 
 import collections
-import contextlib
 import gc
+import importlib
 import io
 import os
 import shutil
@@ -90,10 +90,8 @@ class Explainer:
         growth.
         """
         # Imported now, not between the observations: imports fill sys.modules and caches.
-        with contextlib.suppress(ImportError):
-            import objgraph  # noqa: F401
-        with contextlib.suppress(ImportError):
-            from pympler import muppy  # noqa: F401
+        _optional("objgraph")
+        _optional("pympler.muppy")
         if self.frames < FRAMES:
             tracemalloc.stop()
             tracemalloc.start(FRAMES)
@@ -237,10 +235,27 @@ def _source(filename: str, lineno: int) -> str:
     return linecache.getline(filename, lineno).strip()
 
 
+_OPTIONAL: dict[str, Any] = {}
+
+
+def _optional(name: str) -> Any:
+    """The module ``name``, or ``None`` if it is not installed: tried once per process.
+
+    A failed import goes through every import hook again, and pytest's assertion
+    rewriter fills ``fnmatch``'s and ``re``'s caches on the way: between the two
+    observations of a leak that looked like two growing containers.
+    """
+    if name not in _OPTIONAL:
+        try:
+            _OPTIONAL[name] = importlib.import_module(name)
+        except ImportError:
+            _OPTIONAL[name] = None
+    return _OPTIONAL[name]
+
+
 def _type_counts() -> collections.Counter[str]:
-    try:
-        import objgraph
-    except ImportError:
+    objgraph = _optional("objgraph")
+    if objgraph is None:
         counts: collections.Counter[str] = collections.Counter()
         for obj in gc.get_objects():
             cls = type(obj)
@@ -429,9 +444,8 @@ def _chain(
         if graph is not None:
             notes.append("no back-reference graph: no new object of a growing type to start from")
         return None
-    try:
-        import objgraph
-    except ImportError:
+    objgraph = _optional("objgraph")
+    if objgraph is None:
         notes.append(
             "install pytest-leakguard[objgraph] for the back-reference chain of leaked objects"
         )
@@ -540,9 +554,8 @@ def _heap_ids() -> dict[int, None] | None:
     test, so the list holds what the test's runs made.  A dict of ints: untracked
     by gc, it is in no object list and no type count.
     """
-    try:
-        from pympler import muppy
-    except ImportError:
+    muppy = _optional("pympler.muppy")
+    if muppy is None:
         return None
     return dict.fromkeys(map(id, muppy.get_objects()))
 

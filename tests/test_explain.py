@@ -252,3 +252,49 @@ def test_graph_names() -> None:
     long_b = graph_name("test_a.py::test_b[" + "a" * 299 + "b]")
     assert len(long_a) == len(long_b) == 120
     assert long_a != long_b
+
+
+# Loaded with -p; placed after pytest's assertion rewriter, so a failed import goes
+# through the rewriter first, as when the extras are not installed.
+HIDE_EXTRAS = """
+import sys
+
+from _pytest.assertion.rewrite import AssertionRewritingHook
+
+
+class HideExtras:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("objgraph", "pympler"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+rewriter = [isinstance(finder, AssertionRewritingHook) for finder in sys.meta_path]
+sys.meta_path.insert(rewriter.index(True) + 1, HideExtras())
+"""
+
+
+def test_without_the_extras_the_explanation_names_only_the_leak(
+    pytester: pytest.Pytester,
+) -> None:
+    # Each failed import of objgraph went through pytest's import hook, which fills
+    # fnmatch's and re's caches: they were named as growing containers.
+    pytester.makepyfile(test_leaks=LEAKS, hide_extras=HIDE_EXTRAS)
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "hide_extras",
+        "-p",
+        "no:randomly",
+        "--leakguard",
+        "--leakguard-json=report.json",
+        "test_leaks.py::test_module_list",
+    )
+    (test,) = json.loads((pytester.path / "report.json").read_text())["tests"]
+    assert test["verdict"] == "leak", result.stdout.str()
+    explanation = test["explanation"]
+    holders = [holder["path"] for holder in explanation["holders"]]
+    assert holders == ["module test_leaks . ORDERS (list)"], holders
+    assert "install pytest-leakguard[objgraph] for the back-reference chain" in " ".join(
+        explanation["notes"]
+    )
+    assert "sizes" not in explanation
