@@ -9,5 +9,8 @@ def stop() -> None:
 def current() -> int:
     """Bytes allocated since start() and still alive."""
 
+def blocks() -> int:
+    """Blocks allocated since start() and still alive."""
+
 def is_counting() -> bool:
     """Whether start() was called and stop() was not."""

@@ -10,17 +10,25 @@ from typing import Any, Callable
 
 
 class BlocksProbe:
-    """Memory blocks allocated by the Python allocator (``sys.getallocatedblocks``)."""
+    """Memory blocks allocated by Python's allocators and still alive.
+
+    Counted by the allocation counter when the ``heap`` probe counts with it
+    (the blocks allocated since checking began), else ``sys.getallocatedblocks()``,
+    which visits every pool of every arena: its cost grows with the heap (0.2 ms
+    per sample with 1.2 million objects alive).
+    """
 
     name = "blocks"
     unit = "count"
 
-    def start(self) -> None:
-        """Nothing to prepare."""
+    def __init__(self) -> None:
+        self.sample: Callable[[], int] = sys.getallocatedblocks
 
-    def sample(self) -> int:
-        """Return the number of live blocks."""
-        return sys.getallocatedblocks()
+    def start(self) -> None:
+        """Count with the allocation counter if it is available."""
+        counter = _start_counter()
+        if counter is not None:
+            self.sample = counter.blocks
 
     def stop(self) -> None:
         """Nothing to release."""
@@ -98,6 +106,8 @@ class _Engine:
 
 
 _ENGINE: _Engine | None = None
+_COUNTER: Any = None
+"""The allocation counter once started for the session."""
 
 
 def _traced() -> int:
@@ -105,22 +115,39 @@ def _traced() -> int:
 
 
 def _start_engine() -> _Engine:
+    counter = _start_counter()
+    if counter is not None:
+        return _Engine("allocation counter", counter.current, lambda: None)
     if tracemalloc.is_tracing():  # someone else's: leave it to them
         return _Engine("tracemalloc", _traced, lambda: None)
-    counter = _counter()
-    if counter is not None:
-        counter.start()
-        return _Engine("allocation counter", counter.current, counter.stop)
     tracemalloc.start(1)
     return _Engine("tracemalloc", _traced, tracemalloc.stop)
 
 
+def _start_counter() -> Any:
+    """The allocation counter, started once for the session; ``None`` where it is not
+    built or ``tracemalloc`` already traces (then it is the ``heap`` probe's engine)."""
+    global _COUNTER
+    if _COUNTER is None and not tracemalloc.is_tracing():
+        _COUNTER = _counter()
+        if _COUNTER is not None:
+            _COUNTER.start()
+    return _COUNTER
+
+
 def _counter() -> Any:
-    try:
-        from .. import _alloccount
-    except ImportError:
-        return None
-    return _alloccount
+    # Imported once: a failed import would go through every import hook each time.
+    if not _IMPORTED:
+        try:
+            from .. import _alloccount
+        except ImportError:
+            _IMPORTED.append(None)
+        else:
+            _IMPORTED.append(_alloccount)
+    return _IMPORTED[0]
+
+
+_IMPORTED: list[Any] = []
 
 
 def heap_engine() -> str:
@@ -136,11 +163,14 @@ def heap_engine() -> str:
 
 
 def stop_session_counting() -> None:
-    """Stop what :class:`HeapProbe` started (at the end of the session)."""
-    global _ENGINE
+    """Stop what :class:`HeapProbe` and :class:`BlocksProbe` started (at the end of the session)."""
+    global _ENGINE, _COUNTER
     if _ENGINE is not None:
         engine, _ENGINE = _ENGINE, None
         engine.stop()
+    if _COUNTER is not None:
+        counter, _COUNTER = _COUNTER, None
+        counter.stop()
 
 
 class RssProbe:
