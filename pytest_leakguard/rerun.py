@@ -88,7 +88,10 @@ class Rerun:
                     info = CallInfo.from_call(
                         partial(self._phase, when), when=when, reraise=self.reraise
                     )
-                    if info.excinfo is not None and failed is None:
+                    # unittest hands a failure to pytest's TestCaseFunction, which keeps
+                    # it in ``_excinfo`` for its report hook instead of raising it.
+                    reported = getattr(item, "_excinfo", None)
+                    if (info.excinfo is not None or reported) and failed is None:
                         failed = item.ihook.pytest_runtest_makereport(item=item, call=info)
                     elif failed is None and when != "teardown":
                         # What the tmpdir plugin's report hook records of a passed phase;

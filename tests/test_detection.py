@@ -380,6 +380,7 @@ def test_noop():
 RERUN_SOURCE = (
     RECORD
     + """
+import unittest
 
 CALLS = [0]
 
@@ -388,6 +389,16 @@ def test_fails_on_third_call():
     CALLS[0] += 1
     if CALLS[0] == 3:
         raise RuntimeError("third call fails: flaky-sentinel")
+
+
+class TestCaseCalls(unittest.TestCase):
+    # unittest reports a failure to pytest's TestCaseFunction instead of raising it.
+    calls = 0
+
+    def test_fails_on_third_call(self):
+        TestCaseCalls.calls += 1
+        if TestCaseCalls.calls == 3:
+            raise RuntimeError("third call fails: flaky-sentinel")
 
 
 def test_skips_itself():
@@ -565,8 +576,11 @@ def test_module_fixture_stays_up_across_runs(harness_run: LeakRun) -> None:
 # ---------------------------------------------------------------- re-runs that fail, skips
 
 
-def test_failing_rerun_is_an_error_not_a_failure(rerun_run: LeakRun) -> None:
-    entry = rerun_run.entry("test_rerun.py::test_fails_on_third_call")
+@pytest.mark.parametrize(
+    "test", ["test_fails_on_third_call", "TestCaseCalls::test_fails_on_third_call"]
+)
+def test_failing_rerun_is_an_error_not_a_failure(rerun_run: LeakRun, test: str) -> None:
+    entry = rerun_run.entry(f"test_rerun.py::{test}")
     assert entry["verdict"] == "error", describe(entry)
     assert "RuntimeError" in entry["error"], describe(entry)
     assert "third call fails: flaky-sentinel" in entry["error"], describe(entry)
