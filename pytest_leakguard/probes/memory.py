@@ -65,8 +65,8 @@ class HeapProbe:
 
     * the compiled allocation counter (``pytest_leakguard._alloccount``): it
       hooks the allocators tracemalloc hooks but keeps only each block's size,
-      not a traceback: a loop that does nothing but allocate runs 2 to 3 times
-      slower under it, 6 to 7 times under ``tracemalloc`` (docs/benchmarks.md);
+      not a traceback: a loop that does nothing but allocate runs 2.2 to 2.8
+      times slower under it, 4 to 8 times under ``tracemalloc`` (docs/benchmarks.md);
     * ``tracemalloc`` itself, where the counter was not built (no C compiler
       at install, PyPy, a free-threaded build) or when tracing was on before
       the first checked test (``-X tracemalloc``): then it is the user's.
