@@ -1,7 +1,7 @@
 """Build the optional allocation counter; everything else is in pyproject.toml.
 
 The extension is optional: without a C compiler (or on a free-threaded or
-non-CPython interpreter) the package installs without it and the ``bytes``
+non-CPython interpreter) the package installs without it and the ``heap``
 probe counts with ``tracemalloc`` instead, slower but the same figure.
 """
 
