@@ -72,7 +72,9 @@ class Explainer:
         self.frames = tracemalloc.get_traceback_limit() if tracemalloc.is_tracing() else 0
         self.notes: list[str] = []
         self.started = time.perf_counter()
+        self.cpu_started = time.process_time()
         self._restarted = False
+        self._absorbed = 0
         self._snapshot: tracemalloc.Snapshot | None = None
         self._types: collections.Counter[str] = collections.Counter()
         self._sizes: dict[int, int] = {}
@@ -92,12 +94,12 @@ class Explainer:
         # Imported now, not between the observations: imports fill sys.modules and caches.
         _optional("objgraph")
         _optional("pympler.muppy")
-        if self.frames < FRAMES:
+        restart = self.frames < FRAMES
+        if restart:
+            # Walked untraced: traced with 25 frames, each of the walks' many short-lived
+            # allocations records a traceback (seconds on a heap of a million objects).
             tracemalloc.stop()
-            tracemalloc.start(FRAMES)
             self._restarted = True
-            if absorb is not None:
-                absorb()
         # Walk first: reading an instance's __dict__ creates it (Python 3.11+), and
         # those dicts must not count as growth.
         self._sizes, self._paths = _holder_sizes()
@@ -105,6 +107,11 @@ class Explainer:
         # What exists now exists at the second summary too, and what is made from
         # here on is left out of it.
         self._heap = _heap_ids()
+        if restart:
+            tracemalloc.start(FRAMES)
+            if absorb is not None:
+                absorb()
+                self._absorbed = 1  # a run the walks saw but the snapshot did not
         self._snapshot = tracemalloc.take_snapshot()
 
     def abort(self) -> None:
@@ -129,17 +136,18 @@ class Explainer:
         finally:
             self._restore_tracing()
         runs = max(runs, 1)
-        growing = _growing_types(self._types, types_after, runs)
+        walked = runs + self._absorbed  # the runs between the two walks
+        growing = _growing_types(self._types, types_after, walked)
         sizes_by_type = None
         if self._heap is not None:
             # Before the walk (it creates instance dicts); our own objects left out.
             ours = _ids_within([self._heap, types_after, growing], strings=True)
             ours.update(_ids_within([self._snapshot, snapshot], strings=False))
-            sizes_by_type = _new_by_type(self._heap, ours, runs, growing)
+            sizes_by_type = _new_by_type(self._heap, ours, walked, growing)
             del ours
         # Walked with deep tracing off: the walk allocates a lot, and traced it is slow.
         sizes, paths = _holder_sizes()
-        holders = _growing_holders(self._sizes, self._paths, sizes, paths, runs)
+        holders = _growing_holders(self._sizes, self._paths, sizes, paths, walked)
         own = tracemalloc.Filter(False, __file__, all_frames=True)
         sites = _sites(
             self._snapshot.filter_traces([own]), snapshot.filter_traces([own]), self.rootdir, runs
@@ -165,6 +173,7 @@ class Explainer:
         if self.graph is not None:
             result["graph"] = found.get("graph")
         result["seconds"] = round(time.perf_counter() - self.started, 3)
+        result["cpu_seconds"] = round(time.process_time() - self.cpu_started, 3)
         return result
 
 

@@ -106,6 +106,7 @@ class NativeExplainer:
         """Whether the Python heap grows too: then an empty result is no mystery."""
         self.notes: list[str] = []
         self.started = time.perf_counter()
+        self.cpu_started = time.process_time()
         self._directory: str | None = None
         self._tracker: Any = None
 
@@ -176,6 +177,7 @@ class NativeExplainer:
         finally:
             self._cleanup()
         result["seconds"] = round(time.perf_counter() - self.started, 3)
+        result["cpu_seconds"] = round(time.process_time() - self.cpu_started, 3)
         return result
 
     def abort(self) -> None:
@@ -277,4 +279,6 @@ def native_lines(native: Mapping[str, Any], top: int = 3) -> list[str]:
         if site.get("python"):
             lines.append(f"      called from {site['python']}")
     lines.extend(f"note: {note}" for note in native.get("notes", []))
-    return lines
+    from .verdict import cost_lines
+
+    return lines + cost_lines(native)

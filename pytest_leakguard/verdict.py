@@ -371,7 +371,17 @@ def explanation_lines(explanation: Mapping[str, Any], top: int = 3) -> list[str]
         svg = f" (SVG: {graph['svg']})" if graph.get("svg") else ""
         lines.append(f"back-reference graph: {graph['dot']}{svg}")
     lines.extend(f"note: {note}" for note in explanation.get("notes", []))
+    lines.extend(cost_lines(explanation))
     return lines + _native_lines(explanation, top)
+
+
+def cost_lines(explanation: Mapping[str, Any]) -> list[str]:
+    """What the deep probes cost, so that a slow explanation is seen (and can be turned off)."""
+    seconds, cpu = explanation.get("seconds"), explanation.get("cpu_seconds")
+    if not isinstance(seconds, (int, float)):
+        return []
+    spent = f" ({cpu:.2f} s CPU)" if isinstance(cpu, (int, float)) else ""
+    return [f"explained in {seconds:.2f} s{spent} (--leakguard-explain=no to skip)"]
 
 
 def _native_lines(explanation: Mapping[str, Any], top: int) -> list[str]:

@@ -298,3 +298,65 @@ def test_without_the_extras_the_explanation_names_only_the_leak(
         explanation["notes"]
     )
     assert "sizes" not in explanation
+
+
+def test_the_explanation_says_what_it_cost(leak_run: tuple[str, dict[str, Any]]) -> None:
+    output, tests = leak_run
+    explanation = tests["test_module_list"]["explanation"]
+    assert explanation["seconds"] >= explanation["cpu_seconds"] * 0.5 > 0
+    shown = f"explained in {explanation['seconds']:.2f} s ({explanation['cpu_seconds']:.2f} s CPU)"
+    assert shown in tests["test_module_list"]["message"]
+    assert shown in output
+
+
+def test_the_heap_walks_run_untraced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Traced with 25 frames, the walks cost seconds on a large heap (6 to 13 s seen)."""
+    import tracemalloc
+
+    from pytest_leakguard import explain
+
+    traced: dict[str, bool] = {}
+
+    def spy(name: str, real: Any) -> Any:
+        def call(*args: Any) -> Any:
+            traced.setdefault(name, tracemalloc.is_tracing())
+            return real(*args)
+
+        return call
+
+    for name in ("_holder_sizes", "_type_counts", "_heap_ids"):
+        monkeypatch.setattr(explain, name, spy(name, getattr(explain, name)))
+    absorbed = []
+    explainer = explain.Explainer(".")
+    try:
+        explainer.before(absorb=lambda: absorbed.append(tracemalloc.is_tracing()))
+        # The absorbing run and the snapshot are traced with every frame.
+        assert absorbed == [True]
+        assert tracemalloc.get_traceback_limit() == explain.FRAMES
+    finally:
+        explainer.abort()
+    assert traced == {"_holder_sizes": False, "_type_counts": False, "_heap_ids": False}
+    assert not tracemalloc.is_tracing()
+
+
+def test_the_absorbing_run_counts_for_the_walks() -> None:
+    """The walks see the absorbing run; growth per run divides by it too."""
+    from pytest_leakguard import explain
+
+    kept: list[object] = []
+    explainer = explain.Explainer(".")
+
+    class Kept:
+        pass
+
+    globals()["_KEPT"] = kept
+    try:
+        explainer.before(absorb=lambda: kept.append(Kept()))
+        for _ in range(3):
+            kept.append(Kept())
+        result = explainer.after(3)
+    finally:
+        explainer.abort()
+        del globals()["_KEPT"]
+    holders = {h["path"]: h["growth_per_run"] for h in result["holders"]}
+    assert holders[f"module {__name__} . _KEPT (list)"] == 1

@@ -22,7 +22,18 @@ from html import escape
 from typing import Any
 
 from ..units import format_amount
-from ..verdict import CLEAN, ERROR, GROWING, INCONCLUSIVE, LEAK, NOISY, SKIPPED, VERDICTS, Verdict
+from ..verdict import (
+    CLEAN,
+    ERROR,
+    GROWING,
+    INCONCLUSIVE,
+    LEAK,
+    NOISY,
+    SKIPPED,
+    VERDICTS,
+    Verdict,
+    cost_lines,
+)
 from .terminal import ordered
 
 LABELS = {
@@ -814,6 +825,7 @@ def _explanation(explanation: Mapping[str, Any]) -> str:
     if isinstance(notes, list) and notes:
         items = "".join(f"<li>{esc(note)}</li>" for note in notes)
         parts.append(f"<h3>notes</h3><ul>{items}</ul>")
+    parts.extend(f'<p class="empty">{esc(line)}</p>' for line in cost_lines(explanation))
     parts.append("</div>")
     return "".join(parts)
 
@@ -837,6 +849,7 @@ def _native(native: Mapping[str, Any]) -> str:
     notes = native.get("notes")
     if isinstance(notes, list) and notes:
         parts.append("<ul>" + "".join(f"<li>{esc(note)}</li>" for note in notes) + "</ul>")
+    parts.extend(f'<p class="empty">{esc(line)}</p>' for line in cost_lines(native))
     return "".join(parts)
 
 
