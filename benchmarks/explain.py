@@ -18,7 +18,7 @@ configuration, interleaved, ``--reps`` times:
 
 It prints the median wall-clock time of each run, the difference with
 ``detect`` (what the explanation adds to the session), and the explanation's
-own ``seconds`` fields from the JSON report (the deep probes' 3 runs and
+own ``seconds`` and ``cpu_seconds`` fields from the JSON report (the deep probes' 3 runs and
 observations; memray's 3 runs, tracking and reading).  ``--heap N`` adds the
 ``conftest.py`` of ``run.py`` that keeps N gc-tracked objects alive;
 ``--source DIR`` measures the ``pytest_leakguard`` package in DIR (for example
@@ -116,6 +116,7 @@ def run_once(root: Path, test: str, config: str, source: str | None) -> dict[str
     return {
         "wall": wall,
         "deep": explanation.get("seconds"),
+        "cpu": explanation.get("cpu_seconds"),
         "memray": native.get("seconds"),
     }
 
@@ -150,17 +151,19 @@ def main() -> int:
         f"python {sys.version.split()[0]}, {options.reps} rounds, heap {options.heap:,} objects,"
         f" package {options.source or 'installed'}"
     )
-    print("| leaking test | configuration | wall s | added s | deep probes s | memray s |")
-    print("|---|---|---|---|---|---|")
+    print("| leaking test | configuration | wall s | added s | deep probes s | CPU s | memray s |")
+    print("|---|---|---|---|---|---|---|")
     for test, config in runs:
         rows = samples[(test, config)]
         wall = _median([row["wall"] for row in rows]) or 0.0
         base = _median([row["wall"] for row in samples[(test, "detect")]]) or 0.0
         deep = _median([row["deep"] for row in rows])
         memray = _median([row["memray"] for row in rows])
+        cpu = _median([row["cpu"] for row in rows])
         print(
             f"| {test} | {config} | {wall:.2f} | {wall - base:+.2f} | "
             f"{'-' if deep is None else f'{deep:.2f}'} | "
+            f"{'-' if cpu is None else f'{cpu:.2f}'} | "
             f"{'-' if memray is None else f'{memray:.2f}'} |"
         )
     if options.keep:
