@@ -95,9 +95,9 @@ def test_web_example_reports_the_leaking_listener_its_line_and_its_holder(
         [
             "*_ test_share _*",
             "memory leak: retained memory grows from run to run*",
-            "  > heap: +* B/run over * runs, grew in *",
+            "  > heap: +*/run over * runs, grew in *",
             "where it is allocated (tracemalloc*",
-            f"  notes/views.py:{connect_line}: +* B/run*",
+            f"  notes/views.py:{connect_line}: +*/run*",
             "      note_shared.connect(confirm, weak=False)",
             "      called from tests/test_api.py:*",
             "who keeps it alive (containers growing per run):",
