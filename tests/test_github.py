@@ -175,3 +175,15 @@ def test_a_clean_run_says_so(tmp_path: Path) -> None:
         "### pytest-leakguard: 1 checked: 1 clean\n\n"
         "No leak: every checked test is clean or skipped.\n\n"
     )
+
+
+def test_an_unwritable_summary_is_reported_not_a_crash(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_project(pytester)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.mkdir("a-directory")))
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "--leakguard", "svc")
+    assert result.ret == 1  # the leak, as without the summary
+    result.stdout.fnmatch_lines(["leakguard: GitHub step summary not written: *a-directory*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()

@@ -69,7 +69,8 @@ def write_summary(
 ) -> str | None:
     """Append the Markdown summary to ``$GITHUB_STEP_SUMMARY``; return its path, if written.
 
-    The file is shared by the job's steps: what earlier steps wrote is kept.
+    The file is shared by the job's steps: what earlier steps wrote is kept.  Raises
+    ``OSError`` when it cannot be read or written.
     """
     path = environ.get("GITHUB_STEP_SUMMARY", "")
     if not active(environ) or not path or not results:
