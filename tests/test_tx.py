@@ -111,12 +111,14 @@ def second_python(tmp_path_factory: pytest.TempPathFactory) -> str:
     python = str(env_dir / ("Scripts" if os.name == "nt" else "bin") / "python")
     source = _copy_checkout(where / "src")
     install = [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run(
+    done = subprocess.run(
         [*install, str(source), "pytest-xdist", "execnet"],
-        check=True,
         timeout=600,
         capture_output=True,
+        text=True,
     )
+    if done.returncode != 0:
+        pytest.fail(f"installing the checkout into {python} failed:\n{done.stderr[-3000:]}")
     return python
 
 
