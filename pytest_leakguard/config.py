@@ -255,6 +255,7 @@ class Settings:
     probes: tuple[str, ...] = ()
     json_path: str | None = None
     html_path: str | None = None
+    codequality_path: str | None = None
     explain: bool = True
     baseline_path: str | None = None
     save_baseline_path: str | None = None
@@ -320,6 +321,13 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
         "write a self-contained HTML report (plots, explanations) to this path",
     ),
     (
+        "codequality_path",
+        "--leakguard-codequality",
+        "leakguard_codequality",
+        "write a GitLab Code Quality report (one issue per leak, at its allocating line)"
+        " to this path",
+    ),
+    (
         "baseline_path",
         "--leakguard-baseline",
         "leakguard_baseline",
@@ -383,6 +391,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "json_path": str,
     "graph_dir": parse_directory,
     "html_path": str,
+    "codequality_path": str,
     "baseline_path": str,
     "save_baseline_path": str,
 }

@@ -275,7 +275,8 @@ def native_lines(native: Mapping[str, Any], top: int = 3) -> list[str]:
         if site.get("file"):
             where += f" at {site['file']}:{site['line']}"
         size = format_amount(site["size_per_run"], "bytes")
-        lines.append(f"  {where}: +{size}/run, +{site['count_per_run']:g} allocations/run")
+        count = format_amount(site["count_per_run"], "count")
+        lines.append(f"  {where}: +{size}/run, +{count} allocations/run")
         if site.get("python"):
             lines.append(f"      called from {site['python']}")
     lines.extend(f"note: {note}" for note in native.get("notes", []))

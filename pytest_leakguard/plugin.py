@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 import sys
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from .config import (
 )
 from .probes import BUILTIN_PROBES, ProbeFactory
 from .probes.memory import heap_engine, stop_session_counting
-from .report import json_report
+from .report import codequality, github, json_report
 from .report.json_report import write_text_atomic
 from .report.terminal import LeakRepr, summary_lines
 from .rerun import forget_request
@@ -155,7 +156,8 @@ class LeakGuard:
                 self.baseline = baseline.load(str(self._path(settings.baseline_path)))
             except baseline.BaselineError as exc:
                 raise pytest.UsageError(f"leakguard: {exc}") from None
-        for path in (settings.save_baseline_path, settings.json_path, settings.html_path):
+        paths = (settings.save_baseline_path, settings.json_path, settings.html_path)
+        for path in (*paths, settings.codequality_path):
             if path is not None and self._path(path).is_dir():
                 raise pytest.UsageError(f"leakguard: {path} is a directory, not a file path")
 
@@ -316,6 +318,10 @@ class LeakGuard:
                 terminalreporter.write_line(line, red=red, green=not red)
         for line in self.saved:
             terminalreporter.write_line(line)
+        if self.controller:  # GitHub reads workflow commands from the step's output
+            rootdir, start = self.config.rootpath, self.config.invocation_params.dir
+            for line in github.workflow_commands(self.results, rootdir, os.environ, start):
+                terminalreporter.write_line(line)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         stop_session_counting()
@@ -334,6 +340,7 @@ class LeakGuard:
                 backup = baseline.save(target, results)
                 kept = f" (the previous one kept as {backup})" if backup else ""
                 self.saved.append(f"leakguard: baseline saved to {target}{kept}")
+        self._write_ci_reports()
         json_path, html_path = self.settings.json_path, self.settings.html_path
         if json_path is None and html_path is None:
             return
@@ -354,6 +361,17 @@ class LeakGuard:
             from .report import html
 
             write_text_atomic(str(self._path(html_path)), html.render(payload))
+
+    def _write_ci_reports(self) -> None:
+        """GitLab's Code Quality report when asked; GitHub's step summary on GitHub Actions."""
+        rootdir, start = self.config.rootpath, self.config.invocation_params.dir
+        if self.settings.codequality_path is not None:
+            target = str(self._path(self.settings.codequality_path))
+            codequality.write(target, self.results, rootdir, os.environ, start)
+        try:
+            github.write_summary(self.results, rootdir, os.environ, start)
+        except OSError as exc:  # the runner's file, not asked for: say so, do not crash
+            self.saved.append(f"leakguard: GitHub step summary not written: {exc}")
 
 
 @dataclass

@@ -89,9 +89,16 @@ def format_size(value: float) -> str:
 
 
 def format_amount(value: float, unit: str) -> str:
-    """Format a per-run figure in the probe's unit (``bytes`` or ``count``)."""
+    """Format a per-run figure in the probe's unit (``bytes`` or ``count``) for people.
+
+    Counts get one decimal at most: ``1.3``, ``2`` (not ``1.33333`` or ``2.0``); the
+    JSON report keeps the full figure.
+    """
     if unit == "bytes":
         return format_size(value)
-    if value == int(value):
-        return f"{int(value)}"
-    return f"{value:.1f}"
+    if not math.isfinite(value):
+        return str(value)
+    shown = round(value, 1)
+    if shown == int(shown):
+        return f"{int(shown)}"
+    return f"{shown:.1f}"

@@ -337,9 +337,8 @@ def explanation_lines(explanation: Mapping[str, Any], top: int = 3) -> list[str]
     sites = explanation.get("sites", [])[:top]
     for site in sites:
         size = format_amount(site["size_per_run"], "bytes")
-        lines.append(
-            f"  {site['file']}:{site['line']}: +{size}/run, +{site['count_per_run']:g} blocks/run"
-        )
+        blocks = format_amount(site["count_per_run"], "count")
+        lines.append(f"  {site['file']}:{site['line']}: +{size}/run, +{blocks} blocks/run")
         if site.get("code"):
             lines.append(f"      {site['code']}")
         callers = site.get("called_from", [])
@@ -350,14 +349,17 @@ def explanation_lines(explanation: Mapping[str, Any], top: int = 3) -> list[str]
         lines.append("  (no growing Python allocation in your code: native memory, see rss)")
     types_ = explanation.get("types", [])[:5]
     if types_:
-        growth = ", ".join(f"{t['type']} +{t['count_per_run']:g}" for t in types_)
+        growth = ", ".join(
+            f"{t['type']} +{format_amount(t['count_per_run'], 'count')}" for t in types_
+        )
         lines.append(f"growing types (objects per run): {growth}")
     holders = explanation.get("holders", [])[:top]
     if holders:
         lines.append("who keeps it alive (containers growing per run):")
         for holder in holders:
             example = f" {holder['example']}" if holder.get("example") else ""
-            lines.append(f"  {holder['path']}: +{holder['growth_per_run']:g}/run{example}")
+            growth = format_amount(holder["growth_per_run"], "count")
+            lines.append(f"  {holder['path']}: +{growth}/run{example}")
     sizes = explanation.get("sizes", [])[:5]
     if sizes:
         growth = ", ".join(

@@ -174,3 +174,21 @@ class SharedRuns:
 def _run_file(pytester: pytest.Pytester, name: str, source: str, *args: str) -> LeakRun:
     pytester.makepyfile(**{name: source})
     return run_leakguard(pytester, f"{name}.py", *args)
+
+
+def leak_entry(nodeid: str, sites: list[dict[str, object]]) -> dict[str, object]:
+    """A JSON report entry of a leak that the heap probe found (2 KiB per run)."""
+    return {
+        "nodeid": nodeid,
+        "verdict": "leak",
+        "warmup": 2,
+        "runs": 5,
+        "growth_per_run": {"heap": 2048.0},
+        "trend": {"heap": "growing"},
+        "thresholds": {"heap": 0},
+        "units": {"heap": "bytes"},
+        "rising_runs": {"heap": 5},
+        "tail_growth_per_run": {"heap": 2048.0},
+        "samples": {"heap": [0, 2048, 4096, 6144, 8192, 10240, 12288, 14336]},
+        "explanation": {"sites": sites},
+    }

@@ -147,6 +147,7 @@ BAD_FLAGS = [
     ("save_baseline_path", "--leakguard-save-baseline=.", [". is a directory"]),
     ("json_path", "--leakguard-json=.", [". is a directory"]),
     ("html_path", "--leakguard-html=.", [". is a directory"]),
+    ("codequality_path", "--leakguard-codequality=.", [". is a directory"]),
     (
         "ignore",
         "--leakguard-ignore=socket:*",

@@ -1,8 +1,9 @@
-"""The example application (examples/shop): what the README promises its first command shows.
+"""The example applications (examples/shop, examples/web): what their READMEs promise
+their first command shows.
 
-The example is copied and run as ``pytest --leakguard shop`` in a subprocess, as a
-user would run it: one test leaks, and the report names the line that allocates
-the leaked memory and the module-level container that keeps it.
+Each example is copied and run as ``pytest --leakguard shop`` (or ``web``) in a
+subprocess, as a user would run it: one test leaks, and the report names the line that
+allocates the leaked memory and the module-level container that keeps it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "shop"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def copy_example(pytester: pytest.Pytester) -> Path:
-    target = pytester.path / "shop"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+def copy_example(pytester: pytest.Pytester, name: str = "shop") -> Path:
+    target = pytester.path / name
+    ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache")
+    shutil.copytree(EXAMPLES / name, target, ignore=ignore)
     return target
 
 
@@ -28,9 +30,9 @@ def line_of(path: Path, text: str) -> int:
     return numbers[0]
 
 
-def run_example(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+def run_example(pytester: pytest.Pytester, *args: str, name: str = "shop") -> pytest.RunResult:
     return pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-p", "no:randomly", "--leakguard", "shop", *args
+        "-p", "no:cacheprovider", "-p", "no:randomly", "--leakguard", name, *args
     )
 
 
@@ -78,3 +80,55 @@ def test_event_bus_holding_subscribers_strongly_would_leak(pytester: pytest.Pyte
             "LEAKED tests/test_orders.py::test_order_confirmation_is_sent - *",
         ]
     )
+
+
+def test_web_example_reports_the_leaking_listener_its_line_and_its_holder(
+    pytester: pytest.Pytester,
+) -> None:
+    """examples/web: a Flask view connects a receiver to a signal on every request."""
+    pytest.importorskip("flask")
+    web = copy_example(pytester, "web")
+    connect_line = line_of(web / "notes" / "views.py", "note_shared.connect(confirm, weak=False)")
+    result = run_example(pytester, name="web")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_share _*",
+            "memory leak: retained memory grows from run to run*",
+            "  > heap: +*/run over * runs, grew in *",
+            "where it is allocated (tracemalloc*",
+            f"  notes/views.py:{connect_line}: +*/run*",
+            "      note_shared.connect(confirm, weak=False)",
+            "      called from tests/test_api.py:*",
+            "who keeps it alive (containers growing per run):",
+            "  module notes.signals . note_shared . receivers (dict): +1/run *",
+            "*= leakguard =*",
+            "LEAKED tests/test_api.py::test_share - *",
+            "6 checked: 1 leaked, 5 clean",
+            "*= 1 failed, 5 passed in *",
+        ]
+    )
+
+
+def test_web_example_fixed_as_its_readme_says_is_clean(pytester: pytest.Pytester) -> None:
+    """The README's fix (disconnect when the request is done) makes test_share clean:
+    the receiver was the leak, and the check does not flag the service otherwise."""
+    pytest.importorskip("flask")
+    web = copy_example(pytester, "web")
+    views = web / "notes" / "views.py"
+    source = views.read_text()
+    leaky = """    note_shared.connect(confirm, weak=False)
+    for recipient in request.get_json()["to"]:
+        note.shared_with.append(recipient)
+        note_shared.send(note, recipient=recipient)
+"""
+    fixed = """    with note_shared.connected_to(confirm):
+        for recipient in request.get_json()["to"]:
+            note.shared_with.append(recipient)
+            note_shared.send(note, recipient=recipient)
+"""
+    assert leaky in source
+    views.write_text(source.replace(leaky, fixed))
+    result = run_example(pytester, "-k", "share", name="web")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["1 checked: 1 clean", "*= 1 passed, 5 deselected in *"])

@@ -241,9 +241,30 @@ def test_format_size_round_trips_through_parse_size(value: int) -> None:
         (2.5, "count", "2.5"),
         (2.25, "count", "2.2"),
         (-3.0, "count", "-3"),
+        (4 / 3, "count", "1.3"),
+        (0.96, "count", "1"),
+        (-0.04, "count", "0"),
+        (12345.678, "count", "12345.7"),
         (1536, "bytes", "1.5 KiB"),
         (0, "bytes", "0 B"),
     ],
 )
 def test_format_amount(value: float, unit: str, expected: str) -> None:
     assert format_amount(value, unit) == expected
+
+
+def test_growth_in_a_failure_message_has_one_decimal_at_most() -> None:
+    """Issue 18: ``+1.3 blocks/run``, not ``+1.33333 blocks/run``."""
+    from pytest_leakguard.verdict import explanation_lines
+
+    explanation = {
+        "runs": 3,
+        "sites": [{"file": "app.py", "line": 7, "size_per_run": 100.0, "count_per_run": 4 / 3}],
+        "types": [{"type": "dict", "count_per_run": 2 / 3}],
+        "holders": [{"path": "module app . CACHE (dict)", "growth_per_run": 1.0000001}],
+    }
+    text = "\n".join(explanation_lines(explanation))
+    assert "app.py:7: +100 B/run, +1.3 blocks/run" in text
+    assert "dict +0.7" in text
+    assert "module app . CACHE (dict): +1/run" in text
+    assert "333" not in text
