@@ -713,3 +713,58 @@ def test_xdist_bad_marker_is_a_usage_error_naming_the_test(pytester: pytest.Pyte
     )
     assert "test_bad.py::test_it" in output(result)
     assert "bogus" in output(result)
+
+
+# ---------------------------------------------------------------- the pytest-leakguard command
+
+
+def test_command_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_leakguard import __version__, cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"pytest-leakguard {__version__}\n"
+
+
+COMMAND_USAGE_ERRORS = [
+    (["merge", "a.json"], "merge", "the following arguments are required: -o/--output"),
+    (["merge", "-o", "all.json"], "merge", "the following arguments are required: FILE"),
+    (["merge", "a.json", "-o", "x", "--bogus"], "merge", "unrecognized arguments: --bogus"),
+    (["compare", "old.json"], "compare", "the following arguments are required: NEW"),
+    (["compare", "a", "b", "--fail=bytes:lots"], "compare", "argument --fail: 'lots' is not a"),
+    (["compare", "a", "b", "-x", "y"], "compare", "unrecognized arguments: -x y"),
+    (["html", "r.json"], "html", "the following arguments are required: -o/--output"),
+    (["html", "r.json", "-o", "x", "2.json", "--no"], "html", "unrecognized arguments: --no"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "command", "message"),
+    COMMAND_USAGE_ERRORS,
+    ids=[" ".join(args) for args, _, _ in COMMAND_USAGE_ERRORS],
+)
+def test_command_usage_error_prints_the_subcommand_usage(
+    capsys: pytest.CaptureFixture[str], args: list[str], command: str, message: str
+) -> None:
+    from pytest_leakguard import cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(args)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: pytest-leakguard {command} "), err
+    assert f"pytest-leakguard {command}: error: {message}" in err
+
+
+@pytest.mark.parametrize("args", [[], ["frobnicate"]])
+def test_command_without_a_known_subcommand_lists_them(
+    capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    from pytest_leakguard import cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(args)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: pytest-leakguard [-h] [--version] {compare,merge,html} ...")
