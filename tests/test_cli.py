@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import HEAP_ENGINE
+from helpers import COUNTER_BUILT, HEAP_ENGINE, NO_COUNTER
 
 from pytest_leakguard.config import MARKER_KWARGS, OPTIONS
 
@@ -768,3 +768,47 @@ def test_command_without_a_known_subcommand_lists_them(
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: pytest-leakguard [-h] [--version] {compare,merge,html} ...")
+
+
+# ---------------------------------------------------------------- a missing allocation counter
+
+
+@pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["alone", "xdist"])
+@pytest.mark.parametrize("built", [True, False], ids=["built", "missing"])
+def test_a_missing_counter_is_said_once_at_the_top_and_recorded(
+    pytester: pytest.Pytester, built: bool, xdist: tuple[str, ...]
+) -> None:
+    if built and not COUNTER_BUILT:
+        pytest.skip("the allocation counter is not built here")
+    if xdist:
+        pytest.importorskip("xdist")
+    pytester.makepyfile(no_counter=NO_COUNTER, test_it="def test_it(): pass")
+    hide = () if built else ("-p", "no_counter")
+    args = ("--leakguard", "--leakguard-json=r.json", "--leakguard-html=r.html", "--co")
+    result = pytester.runpytest_subprocess(*hide, *args, *xdist)
+    assert result.ret == 0, output(result)
+    said = [line for line in output(result).splitlines() if "compiled allocation" in line]
+    settings = json.loads((pytester.path / "r.json").read_text())["settings"]
+    page = (pytester.path / "r.html").read_text()
+    assert settings["allocation_counter"] is built
+    assert f"<dt>allocation_counter</dt><dd>{'yes' if built else 'no'}</dd>" in page
+    if built:
+        assert said == [], said
+        return
+    assert said == [
+        "leakguard: the compiled allocation counter is not installed (pytest-leakguard was built"
+        " from source without a C compiler): the heap probe counts with tracemalloc, which makes"
+        " each allocation in a checked test 4 to 8 times dearer instead of 2 to 3 times; install"
+        " a pytest-leakguard wheel, or a C compiler and reinstall it"
+    ]
+    header = result.outlines.index(said[0])
+    assert header < next(i for i, line in enumerate(result.outlines) if "collected" in line)
+
+
+def test_no_counter_line_without_the_heap_probe(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(no_counter=NO_COUNTER, test_it="def test_it(): pass")
+    result = pytester.runpytest_subprocess(
+        "-p", "no_counter", "--leakguard", "--leakguard-probes=-heap", "--co"
+    )
+    assert result.ret == 0, output(result)
+    assert "compiled allocation counter" not in output(result)
