@@ -200,19 +200,35 @@ def _comparisons(shards: Sequence[Shard]) -> tuple[dict[str, Any], list[str]]:
     missing = [shard.path for shard in shards if "baseline" not in shard.data]
     if missing:
         return {}, [f"a baseline comparison is in some reports, not in {', '.join(missing)}"]
-    parts = [shard.data["baseline"] for shard in shards]
-    if not all(isinstance(part, dict) for part in parts):
-        raise InputError("a report's baseline comparison is not an object")
+    parts = [_comparison(shard) for shard in shards]
     seen = {str(t["nodeid"]) for shard in shards for t in shard.data["tests"]}
-    removed = set.intersection(*(set(part.get("removed_tests") or []) for part in parts)) - seen
+    removed = set.intersection(*(set(map(str, part["removed_tests"])) for part in parts)) - seen
     merged: dict[str, Any] = {
         "failed": any(part.get("failed") for part in parts),
         "removed_tests": sorted(removed),
         "environment_changes": {},
     }
-    for key in ("regressions", "improvements", "new_leaks", "new_tests"):
-        rows = [row for part in parts for row in part.get(key) or []]
-        merged[key] = sorted(rows, key=_row_key)
+    for key in _ROWS:
+        merged[key] = sorted((row for part in parts for row in part[key]), key=_row_key)
     for part in parts:
-        merged["environment_changes"].update(part.get("environment_changes") or {})
+        merged["environment_changes"].update(part["environment_changes"])
     return merged, []
+
+
+_ROWS = ("regressions", "improvements", "new_leaks", "new_tests")
+_SHAPES: dict[str, type] = {**dict.fromkeys((*_ROWS, "removed_tests"), list)}
+_SHAPES["environment_changes"] = dict
+
+
+def _comparison(shard: Shard) -> dict[str, Any]:
+    """A shard's baseline comparison, its lists and objects checked (missing ones empty)."""
+    part = shard.data["baseline"]
+    if not isinstance(part, dict):
+        raise InputError(f"{shard.path}: baseline is not an object")
+    checked = dict(part)
+    for key, kind in _SHAPES.items():
+        value = part.get(key) or kind()
+        if not isinstance(value, kind):
+            raise InputError(f"{shard.path}: baseline.{key} is not {kind.__name__}")
+        checked[key] = value
+    return checked

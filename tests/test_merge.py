@@ -155,6 +155,23 @@ def test_baseline_comparisons_of_the_shards_are_merged() -> None:
     assert problems == ["a baseline comparison is in some reports, not in a.json"]
 
 
+@pytest.mark.parametrize(
+    ("comparison", "problem"),
+    [
+        ([], "a.json: baseline is not an object"),
+        ({"regressions": 5}, "a.json: baseline.regressions is not list"),
+        ({"removed_tests": "x"}, "a.json: baseline.removed_tests is not list"),
+        ({"environment_changes": [1]}, "a.json: baseline.environment_changes is not dict"),
+    ],
+)
+def test_a_malformed_baseline_comparison_is_bad_input(comparison: Any, problem: str) -> None:
+    shards = [shard(f"{n}.json", report([result(n)], baseline={})) for n in "ab"]
+    shards[0].data["baseline"] = comparison
+    with pytest.raises(merge.InputError) as caught:
+        merge.merge_reports(shards)
+    assert str(caught.value) == problem
+
+
 def test_a_test_without_a_nodeid_is_bad_input() -> None:
     broken = report([result(NODEIDS[0])])
     broken["tests"].append({"verdict": "leak"})
@@ -453,3 +470,33 @@ def test_python_dash_m_runs_the_same_command(pytester: pytest.Pytester) -> None:
     result = pytester.run(sys.executable, "-m", "pytest_leakguard", "merge")
     assert result.ret == 2
     assert result.errlines[0].startswith("usage: pytest-leakguard merge ")
+
+
+HOSTILE = [
+    {"version": 1, "tests": [1]},
+    {"version": 1, "tests": [{"nodeid": 1}]},
+    {"version": 1, "tests": [{"nodeid": "x", "verdict": None}]},
+    {"version": True, "tests": []},
+    {"version": "1", "tests": []},
+    {"version": 1, "tests": [], "settings": [[[[]]]], "environment": 3},
+    {"version": 1, "tests": [], "baseline": 5},
+    {"version": 1, "tests": [], "baseline": {"regressions": [1, None, "x"], "failed": "no"}},
+    {"version": 1, "tests": [], "suppressions_used": {"x": {"tests": "a"}}},
+    {"version": 1, "tests": [], "suppressions_used": {"x": {"tests": 1, "bytes_per_run": True}}},
+    {"version": 1, "tests": [], "complete": "no"},
+    {"format": "pytest-leakguard-baseline", "version": 1, "tests": {"x": 5}},
+    {"format": "pytest-leakguard-baseline", "version": 1, "tests": {}, "environment": []},
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE, ids=[json.dumps(h)[:60] for h in HOSTILE])
+@pytest.mark.parametrize("command", ["merge", "html", "compare"])
+def test_hostile_input_is_an_error_message_never_a_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, hostile: Any, command: str
+) -> None:
+    files = [write(tmp_path / f"{i}.json", hostile) for i in range(2)]
+    out = ["-o", str(tmp_path / "out")] if command != "compare" else []
+    code, _, stderr = run(capsys, command, *files, *out)
+    assert code in (0, 1, 2)
+    if code:
+        assert stderr.startswith(("error: ", "conflict: ", "warning: ")), stderr
