@@ -26,12 +26,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser, commands = _parser()
     name = parser.parse_known_args(argv)[0].command
-    command = commands[name]
+    position = argv.index(name)
+    if position:  # before the subcommand, only --version and --help are known
+        parser.error(f"unrecognized arguments: {' '.join(argv[:position])}")
     # Parsed again by the subcommand itself: a usage error prints its usage, not the
     # top-level one, and files may follow options (merge a.json -o all.json b.json).
-    args = command.parse_intermixed_args(argv[argv.index(name) + 1 :])
+    args = commands[name].parse_intermixed_args(argv[position + 1 :])
     run: _Command = args.run
-    return run(args, command)
+    return run(args, commands[name])
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:

@@ -762,7 +762,7 @@ def test_command_usage_error_prints_the_subcommand_usage(
     assert f"pytest-leakguard {command}: error: {message}" in err
 
 
-@pytest.mark.parametrize("args", [[], ["frobnicate"]])
+@pytest.mark.parametrize("args", [[], ["frobnicate"], ["--bogus", "merge", "a", "-o", "b"]])
 def test_command_without_a_known_subcommand_lists_them(
     capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
