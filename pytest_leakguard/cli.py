@@ -1,46 +1,128 @@
-"""``pytest-leakguard compare OLD NEW``: the baseline comparison outside pytest."""
+"""``pytest-leakguard``: compare, merge and render baselines and reports outside pytest.
+
+Exit codes: 0 success; 1 the comparison found a regression (``compare``) or
+the inputs conflict (a test in two shards, shards with different settings or
+environments); 2 a usage error or an input that cannot be used (missing,
+malformed, of an unknown version, or incomplete without ``--allow-incomplete``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from . import baseline
+from . import __version__, baseline, merge
 from .probes import BUILTIN_PROBES
+
+OK, FAILED, USAGE = 0, 1, 2
+
+_Command = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 1 regressions, 2 usage)."""
+    """Run the command line; returns the exit code (see the module docstring)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser, commands = _parser()
+    name = parser.parse_known_args(argv)[0].command
+    position = argv.index(name)
+    if position:  # before the subcommand, only --version and --help are known
+        parser.error(f"unrecognized arguments: {' '.join(argv[:position])}")
+    # Parsed again by the subcommand itself: a usage error prints its usage, not the
+    # top-level one, and files may follow options (merge a.json -o all.json b.json).
+    args = commands[name].parse_intermixed_args(argv[position + 1 :])
+    run: _Command = args.run
+    return run(args, commands[name])
+
+
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
-        prog="pytest-leakguard", description="Tools for pytest-leakguard baselines and reports."
+        prog="pytest-leakguard",
+        description="Tools for pytest-leakguard baselines and reports.",
+        epilog="exit codes: 0 ok, 1 regression (compare) or conflicting inputs,"
+        " 2 usage error or unusable input",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    compare = commands.add_parser(
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands = {
+        "compare": _compare_parser(sub),
+        "merge": _merge_parser(sub),
+        "html": _html_parser(sub),
+    }
+    return parser, commands
+
+
+def _command(
+    sub: Any, name: str, run: _Command, summary: str, description: str
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _compare_parser(sub: Any) -> argparse.ArgumentParser:
+    compare = _command(
+        sub,
         "compare",
-        help="compare two baselines or JSON reports; exit 1 on regressions",
-        description="Print regressions and improvements of NEW over OLD (baselines or"
-        " --leakguard-json reports) and exit 1 if there is a regression.",
+        _compare,
+        "compare two baselines or JSON reports; exit 1 on regressions",
+        "Print regressions and improvements of NEW over OLD (baselines or"
+        " --leakguard-json reports) and exit 1 if there is a regression. Several NEW files"
+        " (the shards of one run) are merged first.",
     )
     compare.add_argument("old", metavar="OLD", help="the baseline (or report) to compare with")
-    compare.add_argument("new", metavar="NEW", help="the newer baseline (or report)")
+    compare.add_argument(
+        "new", metavar="NEW", nargs="+", help="the newer baseline (or report), or its shards"
+    )
     compare.add_argument(
         "--fail",
         default=baseline.DEFAULT_RULES,
         metavar="RULES",
         help=f"tolerated increase per probe or unit group (default {baseline.DEFAULT_RULES})",
     )
-    html = commands.add_parser(
-        "html",
-        help="build the HTML report from a saved JSON report",
-        description="Render a --leakguard-json report as the same self-contained HTML page"
-        " that --leakguard-html writes.",
+    return compare
+
+
+def _merge_parser(sub: Any) -> argparse.ArgumentParser:
+    merger = _command(
+        sub,
+        "merge",
+        _merge,
+        "merge the JSON reports (or the baselines) of the shards of one run",
+        "Merge the --leakguard-json reports, or the baselines, that the shards of"
+        " one sharded run wrote into one file, as one run of the whole suite would have"
+        " written it. A test in two files, or files with different settings or"
+        " environments, are conflicts (exit 1, nothing written).",
     )
-    html.add_argument("report", metavar="REPORT.json", help="a --leakguard-json report")
+    merger.add_argument("files", metavar="FILE", nargs="+", help="the shards' files")
+    merger.add_argument("-o", "--output", required=True, metavar="OUT.json", help="where to write")
+    merger.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="merge files whose run was interrupted too (the result is marked incomplete)",
+    )
+    return merger
+
+
+def _html_parser(sub: Any) -> argparse.ArgumentParser:
+    html = _command(
+        sub,
+        "html",
+        _html,
+        "build the HTML report from saved JSON reports",
+        "Render a --leakguard-json report as the same self-contained HTML page"
+        " that --leakguard-html writes. Several reports (the shards of one run) are merged"
+        " first.",
+    )
+    html.add_argument(
+        "reports", metavar="REPORT.json", nargs="+", help="a --leakguard-json report, or its shards"
+    )
     html.add_argument("-o", "--output", required=True, metavar="OUT.html", help="where to write")
-    args = parser.parse_args(argv)
-    if args.command == "html":
-        return _html(args.report, args.output)
+    return html
+
+
+def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     units = {name: factory().unit for name, factory in BUILTIN_PROBES.items()}
     try:
         rules = baseline.parse_rules(args.fail, units)
@@ -48,34 +130,109 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"argument --fail: {exc}")
     try:
         old = baseline.load(args.old)
-        new = baseline.load(args.new)
-    except baseline.BaselineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        news = [baseline.load(path) for path in args.new]
+        shards = [merge.read(path) for path in [args.old, *args.new]]
+        new = news[0] if len(news) == 1 else merge.merge_baselines(shards[1:])
+    except (baseline.BaselineError, merge.InputError) as exc:
+        return _error(exc)
+    except merge.Conflict as exc:
+        return _conflict(exc, None)
+    _warn_incomplete(shards)
     comparison = baseline.compare(old, new, rules)
     for line in baseline.table(comparison):
         print(line)
-    return 1 if comparison.failed else 0
+    return FAILED if comparison.failed else OK
 
 
-def _html(report: str, output: str) -> int:
+def _merge(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .report.json_report import write_atomic
+
+    try:
+        shards = [merge.read(path) for path in args.files]
+        kind = merge.kind_of(shards)
+        if kind == merge.REPORT and any(_read_report(path) is None for path in args.files):
+            return USAGE
+        late = merge.incomplete(shards)
+        if late and not args.allow_incomplete:
+            return _error(
+                f"{', '.join(late)}: marked incomplete (the run that wrote it was interrupted,"
+                " so tests are missing); merge anyway with --allow-incomplete"
+            )
+        if kind == merge.REPORT:
+            payload = merge.merge_reports(shards)
+        else:
+            payload = merge.baseline_json(merge.merge_baselines(shards), shards)
+    except (baseline.BaselineError, merge.InputError) as exc:
+        return _error(exc)
+    except merge.Conflict as exc:
+        return _conflict(exc, args.output)
+    _warn_incomplete(shards)
+    try:
+        write_atomic(args.output, payload)
+    except OSError as exc:
+        return _error(f"cannot write {args.output}: {exc}")
+    print(f"merged {len(shards)} {kind}s ({len(payload['tests'])} tests) into {args.output}")
+    return OK
+
+
+def _html(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .report import html
+    from .report.json_report import write_text_atomic
+
+    payloads = [_read_report(report) for report in args.reports]
+    if any(payload is None for payload in payloads):
+        return USAGE
+    shards = [merge.Shard(path, merge.REPORT, p or {}) for path, p in zip(args.reports, payloads)]
+    try:
+        payload = merge.merge_reports(shards) if len(shards) > 1 else shards[0].data
+    except merge.InputError as exc:
+        return _error(exc)
+    except merge.Conflict as exc:
+        return _conflict(exc, args.output)
+    _warn_incomplete(shards)
+    write_text_atomic(args.output, html.render(payload))
+    print(f"wrote {args.output}")
+    return OK
+
+
+def _read_report(report: str) -> dict[str, Any] | None:
+    """The JSON report in ``report``, validated; ``None`` (the error printed) if unusable."""
     import json
 
-    from .report import html
-    from .report.json_report import SCHEMA_VERSION, write_text_atomic
+    from .report.json_report import SCHEMA_VERSION
 
     try:
         with open(report, encoding="utf-8") as stream:
             payload = json.load(stream)
     except (OSError, ValueError) as exc:
         print(f"error: cannot read JSON report {report}: {exc}", file=sys.stderr)
-        return 2
+        return None
     if not isinstance(payload, dict) or not isinstance(payload.get("tests"), list):
         print(f"error: {report} is not a leakguard JSON report", file=sys.stderr)
-        return 2
+        return None
     if not isinstance(payload.get("version"), int) or payload["version"] > SCHEMA_VERSION:
         print(f"error: {report} has an unknown report version", file=sys.stderr)
-        return 2
-    write_text_atomic(output, html.render(payload))
-    print(f"wrote {output}")
-    return 0
+        return None
+    return payload
+
+
+def _error(problem: object) -> int:
+    print(f"error: {problem}", file=sys.stderr)
+    return USAGE
+
+
+def _conflict(exc: merge.Conflict, output: str | None) -> int:
+    for problem in exc.problems:
+        print(f"conflict: {problem}", file=sys.stderr)
+    if output is not None:
+        print(f"error: the inputs conflict: {output} not written", file=sys.stderr)
+    return FAILED
+
+
+def _warn_incomplete(shards: Sequence[merge.Shard]) -> None:
+    for path in merge.incomplete(shards):
+        print(
+            f"warning: {path} is marked incomplete (its run was interrupted): tests it did not"
+            " reach are missing",
+            file=sys.stderr,
+        )

@@ -169,7 +169,9 @@ class Explainer:
         if sizes_by_type is not None:
             result["sizes"] = sizes_by_type
         else:
-            self.notes.append("install pytest-leakguard[pympler] for the bytes per run by type")
+            self.notes.append(
+                "no bytes per run by type: pympler, a dependency, is missing (pip install pympler)"
+            )
         if self.graph is not None:
             result["graph"] = found.get("graph")
         result["seconds"] = round(time.perf_counter() - self.started, 3)
@@ -456,7 +458,7 @@ def _chain(
     objgraph = _optional("objgraph")
     if objgraph is None:
         notes.append(
-            "install pytest-leakguard[objgraph] for the back-reference chain of leaked objects"
+            "no back-reference chain: objgraph, a dependency, is missing (pip install objgraph)"
         )
         return None
     if preferred is not None:

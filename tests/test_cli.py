@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import HEAP_ENGINE
+from helpers import COUNTER_BUILT, HEAP_ENGINE, NO_COUNTER
 
 from pytest_leakguard.config import MARKER_KWARGS, OPTIONS
 
@@ -64,7 +64,12 @@ def sections(result: pytest.RunResult) -> int:
 
 
 def header_lines(result: pytest.RunResult) -> list[str]:
-    return [line for line in result.outlines if line.startswith("leakguard:")]
+    """The header's lines but the one about a missing counter (its own test, below)."""
+    return [
+        line
+        for line in result.outlines
+        if line.startswith("leakguard:") and "compiled allocation counter" not in line
+    ]
 
 
 def write_ini(pytester: pytest.Pytester, kind: str, values: dict[str, str]) -> Path:
@@ -714,3 +719,102 @@ def test_xdist_bad_marker_is_a_usage_error_naming_the_test(pytester: pytest.Pyte
     )
     assert "test_bad.py::test_it" in output(result)
     assert "bogus" in output(result)
+
+
+# ---------------------------------------------------------------- the pytest-leakguard command
+
+
+def test_command_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_leakguard import __version__, cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"pytest-leakguard {__version__}\n"
+
+
+COMMAND_USAGE_ERRORS = [
+    (["merge", "a.json"], "merge", "the following arguments are required: -o/--output"),
+    (["merge", "-o", "all.json"], "merge", "the following arguments are required: FILE"),
+    (["merge", "a.json", "-o", "x", "--bogus"], "merge", "unrecognized arguments: --bogus"),
+    (["compare", "old.json"], "compare", "the following arguments are required: NEW"),
+    (["compare", "a", "b", "--fail=bytes:lots"], "compare", "argument --fail: 'lots' is not a"),
+    (["compare", "a", "b", "-x", "y"], "compare", "unrecognized arguments: -x y"),
+    (["html", "r.json"], "html", "the following arguments are required: -o/--output"),
+    (["html", "r.json", "-o", "x", "2.json", "--no"], "html", "unrecognized arguments: --no"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "command", "message"),
+    COMMAND_USAGE_ERRORS,
+    ids=[" ".join(args) for args, _, _ in COMMAND_USAGE_ERRORS],
+)
+def test_command_usage_error_prints_the_subcommand_usage(
+    capsys: pytest.CaptureFixture[str], args: list[str], command: str, message: str
+) -> None:
+    from pytest_leakguard import cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(args)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: pytest-leakguard {command} "), err
+    assert f"pytest-leakguard {command}: error: {message}" in err
+
+
+@pytest.mark.parametrize("args", [[], ["frobnicate"], ["--bogus", "merge", "a", "-o", "b"]])
+def test_command_without_a_known_subcommand_lists_them(
+    capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    from pytest_leakguard import cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(args)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: pytest-leakguard [-h] [--version] {compare,merge,html} ...")
+
+
+# ---------------------------------------------------------------- a missing allocation counter
+
+
+@pytest.mark.parametrize("xdist", [(), ("-n", "2")], ids=["alone", "xdist"])
+@pytest.mark.parametrize("built", [True, False], ids=["built", "missing"])
+def test_a_missing_counter_is_said_once_at_the_top_and_recorded(
+    pytester: pytest.Pytester, built: bool, xdist: tuple[str, ...]
+) -> None:
+    if built and not COUNTER_BUILT:
+        pytest.skip("the allocation counter is not built here")
+    if xdist:
+        pytest.importorskip("xdist")
+    pytester.makepyfile(no_counter=NO_COUNTER, test_it="def test_it(): pass")
+    hide = () if built else ("-p", "no_counter")
+    args = ("--leakguard", "--leakguard-json=r.json", "--leakguard-html=r.html", "--co")
+    result = pytester.runpytest_subprocess(*hide, *args, *xdist)
+    assert result.ret == 0, output(result)
+    said = [line for line in output(result).splitlines() if "compiled allocation" in line]
+    settings = json.loads((pytester.path / "r.json").read_text())["settings"]
+    page = (pytester.path / "r.html").read_text()
+    assert settings["allocation_counter"] is built
+    assert f"<dt>allocation_counter</dt><dd>{'yes' if built else 'no'}</dd>" in page
+    if built:
+        assert said == [], said
+        return
+    assert said == [
+        "leakguard: the compiled allocation counter is not installed (pytest-leakguard was built"
+        " from source without a C compiler): the heap probe counts with tracemalloc, which makes"
+        " each allocation in a checked test 4 to 8 times dearer instead of 2 to 3 times; install"
+        " a pytest-leakguard wheel, or a C compiler and reinstall it"
+    ]
+    header = result.outlines.index(said[0])
+    assert header < next(i for i, line in enumerate(result.outlines) if "collected" in line)
+
+
+def test_no_counter_line_without_the_heap_probe(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(no_counter=NO_COUNTER, test_it="def test_it(): pass")
+    result = pytester.runpytest_subprocess(
+        "-p", "no_counter", "--leakguard", "--leakguard-probes=-heap", "--co"
+    )
+    assert result.ret == 0, output(result)
+    assert "compiled allocation counter" not in output(result)

@@ -150,6 +150,11 @@ def _counter() -> Any:
 _IMPORTED: list[Any] = []
 
 
+def counter_installed() -> bool:
+    """Whether the compiled allocation counter can be imported here."""
+    return _counter() is not None
+
+
 def heap_engine() -> str:
     """What the ``heap`` probe counts with: ``allocation counter`` or ``tracemalloc``.
 

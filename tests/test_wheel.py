@@ -1,0 +1,55 @@
+"""Building without a C compiler: the package still builds, and says what is missing.
+
+Builds a wheel with pip (in a subprocess, with build isolation, as a user's
+``pip install`` of the sdist would) from a copy of the source, so the checkout
+gets no ``build/`` directory.  CI (``.ci/run``) checks the other side: the
+repaired manylinux wheel installs and loads the counter where no compiler is.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ["setup.py", "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "pytest_leakguard"]
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.python_implementation() != "CPython",
+    reason="CC=/bin/false stands for a missing compiler with the Unix compiler of CPython",
+)
+
+
+def test_a_build_without_a_compiler_warns_and_installs_without_the_counter(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in SOURCE:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("*.so"))
+        else:
+            shutil.copy2(ROOT / name, source / name)
+    env = {**os.environ, "CC": "/bin/false", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(tmp_path), str(source)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    text = done.stdout + done.stderr
+    assert done.returncode == 0, text
+    assert "WARNING: pytest-leakguard is installed without its compiled allocation counter" in text
+    assert "install a prebuilt wheel of pytest-leakguard, or a C compiler" in text
+    (wheel,) = tmp_path.glob("pytest_leakguard-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "pytest_leakguard/plugin.py" in names
+    assert not [name for name in names if "_alloccount" in name and name.endswith((".so", ".pyd"))]
