@@ -1,0 +1,522 @@
+"""Real leaks in PyPI packages, at the release that leaks and the release that fixed it.
+
+Each case below is a leak reported in a package's public tracker, with the release that has it
+and the first release without it, and a test file in ``benchmarks/leakcorpus/`` that calls the
+leaking API once, as a user's test would. Before a case joined the list, its ground truth was
+checked by a standalone loop (the API called a few hundred times in a plain interpreter; the
+figures are in :attr:`Case.loop`): the leaky release grows at every call, the fixed one does not.
+
+For each case and each of its two releases, this script:
+
+1. makes a scratch venv (cached under ``--work``, one per package, release and Python) with the
+   package at that release, which also sees a venv of tools made once per Python: pytest-memray
+   and this plugin (``pip install -e`` of the repository this script belongs to, or
+   ``--plugin``);
+2. runs the test file with ``pytest --leakguard --leakguard-json=...`` and reads the verdict;
+3. runs it again with ``pytest --memray``, every test marked ``limit_leaks(LIMIT)`` by a
+   ``conftest.py`` (pytest-memray runs each test once and fails it if one call stack leaves more
+   than LIMIT allocated when the test returns), and reads the outcome;
+
+timing both. A tool is right on a case when it flags the leaky release and passes the fixed one.
+It prints a Markdown table (the one in docs/real-world.md) and writes the figures with
+``--json``.
+
+Usage::
+
+    python benchmarks/leakcorpus.py [--case sh-pipe-fds,...] [--work DIR] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent / "leakcorpus"
+PYENV = Path.home() / ".pyenv" / "versions"
+
+
+@dataclass(frozen=True)
+class Case:
+    """A leak in a package: the release that has it, the first release without it."""
+
+    name: str
+    package: str
+    leaky: str
+    fixed: str
+    kind: str
+    """``pure`` (Python code), ``C`` (a reference leak in an extension: objects), ``C buffer``
+    (an extension's raw buffer from Python's allocator: no object, seen by tracemalloc),
+    ``native`` (memory from ``malloc`` that Python's allocators never see), ``fds`` (file
+    descriptors)."""
+    source: str
+    """The public report or advisory."""
+    test: str
+    """The test file in benchmarks/leakcorpus/."""
+    loop: str
+    """What the standalone loop measured per call, leaky release / fixed release."""
+    python: str = "3.11"
+    """The Python the releases have wheels for (or build on)."""
+    deps: tuple[str, ...] = ()
+    """The package's dependencies, pinned (installed with ``--no-deps`` like the package)."""
+
+
+CASES = (
+    Case(
+        "sh-pipe-fds",
+        "sh",
+        "1.12.2",
+        "1.12.3",
+        "fds",
+        "https://github.com/amoffat/sh/issues/336",
+        "test_sh_pipe_fds.py",
+        "+1 fd / 0 fd",
+    ),
+    Case(
+        "croniter-timestamp-cache",
+        "croniter",
+        "6.0.0",
+        "6.2.2",
+        "pure",
+        "https://github.com/pallets-eco/croniter/issues/182",
+        "test_croniter_timestamp_cache.py",
+        "+310 B traced, +1 dict entry / +11 B (re's bounded cache)",
+        deps=("python-dateutil==4.0.0", "tzdata==2026.6", "pytz==2026.6"),
+    ),
+    Case(
+        "frozendict-hash",
+        "frozendict",
+        "2.3.1",
+        "2.3.2",
+        "C",
+        "https://github.com/Marco-Sulla/python-frozendict/issues/55",
+        "test_frozendict_hash.py",
+        "+147 KB traced, +2 objects / +3 B, 0",
+        python="3.10",
+    ),
+    Case(
+        "frozendict-repr",
+        "frozendict",
+        "2.3.2",
+        "2.3.3",
+        "C",
+        "https://github.com/Marco-Sulla/python-frozendict/issues/59",
+        "test_frozendict_repr.py",
+        "+9.8 KB traced / +3 B",
+        python="3.10",
+    ),
+    Case(
+        "frozendict-empty",
+        "frozendict",
+        "2.3.2",
+        "2.3.3",
+        "C",
+        "https://github.com/Marco-Sulla/python-frozendict/issues/60",
+        "test_frozendict_empty.py",
+        "+75 B traced / +3 B",
+        python="3.10",
+    ),
+    Case(
+        "ujson-dump-write-error",
+        "ujson",
+        "5.12.0",
+        "5.12.1",
+        "C",
+        "https://github.com/datahub-project/datahub/pull/17453 (CVE-2026-44660)",
+        "test_ujson_dump_write_error.py",
+        "+10.9 KB traced / +4 B",
+    ),
+    Case(
+        "ujson-default-non-ascii",
+        "ujson",
+        "5.12.0",
+        "5.12.1",
+        "C",
+        "https://github.com/ultrajson/ultrajson/issues/631",
+        "test_ujson_default_non_ascii.py",
+        "+458 B traced / +4 B",
+    ),
+    Case(
+        "attrs-linecache",
+        "attrs",
+        "21.2.0",
+        "21.3.0",
+        "pure",
+        "https://github.com/python-attrs/attrs/pull/828",
+        "test_attrs_linecache.py",
+        "+2 linecache entries, +1.6 KB traced, +4 objects / +17 B, 0",
+    ),
+    Case(
+        "wrapt-unbound-call",
+        "wrapt",
+        "1.11.0",
+        "1.11.1",
+        "C",
+        "https://github.com/GrahamDumpleton/wrapt/issues/128",
+        "test_wrapt_unbound_call.py",
+        "+53 B traced, +1 object / +5 B, 0",
+        python="3.9",
+    ),
+    Case(
+        "lz4-frame-error",
+        "lz4",
+        "4.0.1",
+        "4.0.2",
+        "C buffer",
+        "https://github.com/python-lz4/python-lz4/issues/247",
+        "test_lz4_frame_error.py",
+        "+600 KB traced, +4 KB RSS / +7 B, 0",
+        python="3.10",
+    ),
+    Case(
+        "ijson-parse-error",
+        "ijson",
+        "3.2.0.post0",
+        "3.2.1",
+        "C buffer",
+        "https://github.com/ICRAR/ijson/issues/97",
+        "test_ijson_parse_error.py",
+        "+64 KB traced, +64 KB RSS / +3 B, 0",
+    ),
+    Case(
+        "rapidjson-invalid-json",
+        "python-rapidjson",
+        "0.9.3",
+        "0.9.4",
+        "C",
+        "https://github.com/python-rapidjson/python-rapidjson/issues/148",
+        "test_rapidjson_invalid_json.py",
+        "+10.4 KB traced, +2 objects / +5 B, 0",
+        python="3.9",
+    ),
+    Case(
+        "rapidjson-rawjson-rejected",
+        "python-rapidjson",
+        "1.23",
+        "1.25",
+        "C",
+        "https://github.com/python-rapidjson/python-rapidjson/pull/239",
+        "test_rapidjson_rawjson_rejected.py",
+        "+25 B traced, +1 block / +1 B, 0",
+    ),
+    Case(
+        "ujson-encode-error-buffer",
+        "ujson",
+        "5.3.0",
+        "5.4.0",
+        "C buffer",
+        "https://github.com/ultrajson/ultrajson/pull/549",
+        "test_ujson_encode_error_buffer.py",
+        "+512 KB traced, +68 KB RSS / +5 B, 0",
+    ),
+    Case(
+        "msgpack-unpacker-py312",
+        "msgpack",
+        "1.0.7",
+        "1.0.8",
+        "C",
+        "https://github.com/msgpack/msgpack-python/issues/579",
+        "test_msgpack_unpacker_iter.py",
+        "+361 B traced, +3 objects / +1 B, 0",
+        python="3.12",
+    ),
+)
+"""The corpus; each case verified by a standalone loop (docs/real-world.md)."""
+
+MEMRAY_LIMIT = "1 KB"
+PYTEST_ARGS = ("-p", "no:randomly", "-p", "no:cacheprovider", "-q")
+FLAGGED = ("leak", "inconclusive")
+LEAKED = re.compile(r"Test was limited to (\S+ ?\S*) but leaked (\S+ ?\S*)")
+OUTCOME = re.compile(r"\b(\d+) (passed|failed|errors?)\b")
+
+
+@dataclass
+class Run:
+    """One tool on one release of one case."""
+
+    verdict: str = ""
+    """leakguard: the JSON verdict; pytest-memray: ``leak`` (failed on its limit), ``clean``
+    (passed) or ``error``."""
+    flagged: bool = False
+    growth: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Row:
+    """One case: both tools on both releases."""
+
+    case: str
+    package: str
+    kind: str
+    leaky: str
+    fixed: str
+    python: str
+    source: str
+    loop: str
+    leakguard: dict[str, Run] = field(default_factory=dict)
+    memray: dict[str, Run] = field(default_factory=dict)
+    """Keyed by ``"leaky"`` and ``"fixed"``."""
+
+    def right(self, tool: str) -> bool:
+        """The tool flagged the leaky release and passed the fixed one."""
+        runs = self.leakguard if tool == "leakguard" else self.memray
+        return runs["leaky"].flagged and not runs["fixed"].flagged and not _erred(runs["fixed"])
+
+
+def _erred(run: Run) -> bool:
+    return run.verdict in ("error", "")
+
+
+def run(command: list[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run a command, echoing it; output captured."""
+    print("+", " ".join(command), flush=True)
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def interpreter(version: str) -> Path:
+    """The pyenv interpreter for ``3.X`` (this one if it is that version)."""
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
+        return Path(sys.executable)
+    found = sorted(PYENV.glob(f"{version}.*/bin/python"))
+    if not found:
+        raise RuntimeError(f"no Python {version}: looked in {PYENV}")
+    return found[-1]
+
+
+def make_venv(
+    venv: Path, python_version: str, stamp_text: str, packages: list[str], pip: Path | None = None
+) -> Path:
+    """A venv at ``venv`` with ``packages`` installed, rebuilt unless its stamp matches.
+
+    With ``pip`` (another venv's interpreter), the venv is made without pip (faster) and that
+    interpreter's pip installs into it (``pip --python``).
+    """
+    python = venv / "bin" / "python"
+    stamp = venv / "leakguard-corpus.txt"
+    if python.exists() and stamp.exists() and stamp.read_text() == stamp_text:
+        return python
+    if venv.exists():
+        shutil.rmtree(venv)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    create = [str(interpreter(python_version)), "-m", "venv", str(venv)]
+    run(create if pip is None else [*create, "--without-pip"], venv.parent)
+    installer = [str(python), "-m", "pip"] if pip is None else [str(pip), "-m", "pip"]
+    target = [] if pip is None else ["--python", str(python)]
+    done = run([*installer, *target, "install", "-q", *packages], venv.parent)
+    if done.returncode:
+        shutil.rmtree(venv)
+        raise RuntimeError(f"pip install {' '.join(packages)} failed:\n{done.stderr}")
+    stamp.write_text(stamp_text)
+    return python
+
+
+def site_packages(python: Path) -> str:
+    """The venv's site-packages directory."""
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    return subprocess.run([str(python), "-c", code], capture_output=True, text=True).stdout.strip()
+
+
+def venv_for(case: Case, version: str, work: Path, plugin: Path) -> Path:
+    """A venv with ``case.package==version`` that also sees the tools' venv.
+
+    The tools (this plugin, editable, and pytest-memray with its dependencies) are installed
+    once per Python in ``_tools-pyX.Y``; each case's venv holds only the package under test
+    and adds the tools' site-packages after its own with a ``.pth`` file (``site.addsitedir``,
+    so the editable install's own ``.pth`` hook runs too). The corpus' packages get no
+    dependencies but pinned ones (:attr:`Case.deps`), hence ``--no-deps``.
+    """
+    tools = make_venv(
+        work / f"_tools-py{case.python}",
+        case.python,
+        str(plugin),
+        ["pytest-memray", "-e", str(plugin)],
+    )
+    tools_site = site_packages(tools)
+    spec = f"{case.package}=={version}"
+    python = make_venv(
+        work / f"{case.package}-{version}-py{case.python}",
+        case.python,
+        " ".join([spec, *case.deps, tools_site]),
+        ["--no-deps", spec, *case.deps],
+        pip=tools,
+    )
+    pth = Path(site_packages(python)) / "_leakcorpus_tools.pth"
+    pth.write_text(f"import site; site.addsitedir({tools_site!r})\n")
+    return python
+
+
+def scratch(case: Case, label: str, base: Path) -> Path:
+    """A fresh directory holding the case's test file."""
+    where = base / f"{case.name}-{label}"
+    if where.exists():
+        shutil.rmtree(where)
+    where.mkdir(parents=True)
+    shutil.copy(TESTS / case.test, where / case.test)
+    return where
+
+
+def with_leakguard(case: Case, python: Path, where: Path) -> Run:
+    """``pytest --leakguard`` on the case's test file: its JSON verdict."""
+    report = where / "leakguard.json"
+    command = [str(python), "-m", "pytest", *PYTEST_ARGS, case.test, "--leakguard"]
+    started = time.perf_counter()
+    done = run([*command, f"--leakguard-json={report}"], where)
+    seconds = time.perf_counter() - started
+    (where / "output.txt").write_text(done.stdout + done.stderr)
+    if not report.exists():
+        return Run("error", False, _tail(done.stdout + done.stderr), seconds)
+    tests = json.loads(report.read_text())["tests"]
+    if not tests:
+        return Run("error", False, "not checked: " + _tail(done.stdout), seconds)
+    entry = tests[0]
+    moved = [
+        f"{probe} {entry['growth_per_run'][probe]:+.1f}/run"
+        for probe, trend in entry["trend"].items()
+        if entry["thresholds"][probe] is not None and trend != "flat"
+    ]
+    growth = ", ".join([*moved, f"{entry['runs']} runs"])
+    return Run(entry["verdict"], entry["verdict"] in FLAGGED, growth, seconds)
+
+
+def with_memray(case: Case, python: Path, where: Path, limit: str) -> Run:
+    """``pytest --memray``, the test marked ``limit_leaks(limit)``: failed on it or passed."""
+    (where / "conftest.py").write_text(
+        "import pytest\n\n\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        f"        item.add_marker(pytest.mark.limit_leaks({limit!r}))\n"
+    )
+    started = time.perf_counter()
+    done = run([str(python), "-m", "pytest", *PYTEST_ARGS, case.test, "--memray"], where)
+    seconds = time.perf_counter() - started
+    output = done.stdout + done.stderr
+    (where / "output.txt").write_text(output)
+    outcomes = {word.rstrip("s"): int(n) for n, word in OUTCOME.findall(output)}
+    if "at least one location leaked more" in output:
+        sizes = re.findall(r"-> ([\d.]+ ?[KMGT]?i?B)", output.split("leaked allocations", 1)[-1])
+        return Run("leak", True, f"largest location {sizes[0]}" if sizes else "", seconds)
+    if outcomes.get("passed") and not outcomes.get("failed") and not outcomes.get("error"):
+        return Run("clean", False, "", seconds)
+    return Run("error", False, _tail(output), seconds)
+
+
+def _tail(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "no output"
+
+
+def measure(case: Case, work: Path, plugin: Path, limit: str) -> Row:
+    """Both tools on both releases of one case."""
+    row = Row(
+        case.name,
+        case.package,
+        case.kind,
+        case.leaky,
+        case.fixed,
+        case.python,
+        case.source,
+        case.loop,
+    )
+    for label, version in (("leaky", case.leaky), ("fixed", case.fixed)):
+        python = venv_for(case, version, work / "venvs", plugin)
+        runs = work / "runs"
+        row.leakguard[label] = with_leakguard(case, python, scratch(case, label, runs / "lg"))
+        row.memray[label] = with_memray(case, python, scratch(case, label, runs / "memray"), limit)
+    return row
+
+
+def _cell(run: Run) -> str:
+    word = {"leak": "**LEAKED**", "clean": "clean"}.get(run.verdict, run.verdict)
+    return f"{word} {run.growth}".strip()
+
+
+def table(rows: list[Row], limit: str) -> list[str]:
+    """The Markdown table of docs/real-world.md."""
+    lines = [
+        "| case | kind | leaky → fixed | standalone loop, per call | leakguard on leaky"
+        " | leakguard on fixed | leakguard right | pytest-memray on leaky | pytest-memray on fixed"
+        " | pytest-memray right | leakguard s | pytest-memray s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | ---: | ---: |",
+    ]
+    for r in rows:
+        lg_s = sum(x.seconds for x in r.leakguard.values())
+        mr_s = sum(x.seconds for x in r.memray.values())
+        lines.append(
+            f"| [{r.case}]({r.source.split()[0]}) | {r.kind} | {r.package} {r.leaky} → {r.fixed}"
+            f" (py{r.python}) | {r.loop} | {_cell(r.leakguard['leaky'])}"
+            f" | {_cell(r.leakguard['fixed'])} | {'yes' if r.right('leakguard') else 'no'}"
+            f" | {_cell(r.memray['leaky'])} | {_cell(r.memray['fixed'])}"
+            f" | {'yes' if r.right('memray') else 'no'} | {lg_s:.1f} | {mr_s:.1f} |"
+        )
+    if rows:
+        lines.append("")
+        lines.append(
+            f"Told the leaky release from the fixed one: pytest-leakguard"
+            f" {sum(r.right('leakguard') for r in rows)} of {len(rows)}, pytest-memray"
+            f" (`limit_leaks({limit!r})`) {sum(r.right('memray') for r in rows)} of {len(rows)}."
+        )
+    return lines
+
+
+def load(paths: list[str]) -> list[Row]:
+    """Rows saved by ``--json``."""
+    rows = []
+    for path in paths:
+        for saved in json.loads(Path(path).read_text())["rows"]:
+            for tool in ("leakguard", "memray"):
+                saved[tool] = {k: Run(**v) for k, v in saved[tool].items()}
+            rows.append(Row(**saved))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--case", help="comma-separated case names (default: all)")
+    parser.add_argument("--work", help="scratch dir, venvs kept (default: a temp dir)")
+    parser.add_argument("--plugin", default=str(ROOT), help="the plugin to install (a path)")
+    parser.add_argument("--limit", default=MEMRAY_LIMIT, help="pytest-memray's limit_leaks")
+    parser.add_argument("--json", help="write the figures to this path")
+    parser.add_argument("--list", action="store_true", help="list the cases, run nothing")
+    parser.add_argument("--table", nargs="+", metavar="JSON", help="print saved runs' table")
+    args = parser.parse_args(argv)
+    if args.list:
+        for case in CASES:
+            print(f"{case.name}: {case.package} {case.leaky} -> {case.fixed} ({case.kind})")
+        return 0
+    if args.table:
+        print("\n".join(table(load(args.table), args.limit)))
+        return 0
+    wanted = set(args.case.split(",")) if args.case else None
+    unknown = (wanted or set()) - {c.name for c in CASES}
+    if unknown:
+        parser.error(f"--case: unknown case(s) {', '.join(sorted(unknown))} (see --list)")
+    cases = [c for c in CASES if wanted is None or c.name in wanted]
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="leakguard-corpus-"))
+    rows = []
+    for case in cases:  # one at a time: the timings share the machine's CPUs
+        row = measure(case, work, Path(args.plugin).resolve(), args.limit)
+        rows.append(row)
+        print(
+            f"{case.name}: leakguard {'right' if row.right('leakguard') else 'WRONG'},"
+            f" pytest-memray {'right' if row.right('memray') else 'WRONG'}",
+            flush=True,
+        )
+    print("\n".join(table(rows, args.limit)))
+    if args.json:
+        payload: dict[str, Any] = {"limit": args.limit, "rows": [asdict(r) for r in rows]}
+        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
