@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -39,6 +40,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = Path(__file__).resolve().parent / "leakcorpus"
@@ -380,9 +382,9 @@ def with_leakguard(case: Case, python: Path, where: Path) -> Run:
         return Run("error", False, "not checked: " + _tail(done.stdout), seconds)
     entry = tests[0]
     moved = [
-        f"{probe} {entry['growth_per_run'][probe]:+.1f}/run"
+        f"{probe} {_amount(entry['growth_per_run'][probe], entry['units'][probe])}/run"
         for probe, trend in entry["trend"].items()
-        if entry["thresholds"][probe] is not None and trend != "flat"
+        if entry["thresholds"][probe] is not None and trend == "growing"
     ]
     growth = ", ".join([*moved, f"{entry['runs']} runs"])
     return Run(entry["verdict"], entry["verdict"] in FLAGGED, growth, seconds)
@@ -410,13 +412,24 @@ def with_memray(case: Case, python: Path, where: Path, limit: str) -> Run:
     return Run("error", False, _tail(output), seconds)
 
 
+def _amount(value: float, unit: str) -> str:
+    """``+1.5 KiB`` for bytes, ``+2`` for counts."""
+    if unit != "bytes":
+        return f"{value:+.3g}"
+    if abs(value) < 1024:
+        return f"{value:+.0f} B"
+    if abs(value) < 1024**2:
+        return f"{value / 1024:+.1f} KiB"
+    return f"{value / 1024**2:+.1f} MiB"
+
+
 def _tail(output: str) -> str:
     lines = [line for line in output.splitlines() if line.strip()]
     return lines[-1][:200] if lines else "no output"
 
 
-def measure(case: Case, work: Path, plugin: Path, limit: str) -> Row:
-    """Both tools on both releases of one case."""
+def measure(case: Case, work: Path, plugin: Path, limit: str, tools: set[str]) -> Row:
+    """The tools (``leakguard``, ``memray``) on both releases of one case."""
     row = Row(
         case.name,
         case.package,
@@ -430,33 +443,38 @@ def measure(case: Case, work: Path, plugin: Path, limit: str) -> Row:
     for label, version in (("leaky", case.leaky), ("fixed", case.fixed)):
         python = venv_for(case, version, work / "venvs", plugin)
         runs = work / "runs"
-        row.leakguard[label] = with_leakguard(case, python, scratch(case, label, runs / "lg"))
-        row.memray[label] = with_memray(case, python, scratch(case, label, runs / "memray"), limit)
+        row.leakguard[label] = Run("not run")
+        row.memray[label] = Run("not run")
+        if "leakguard" in tools:
+            row.leakguard[label] = with_leakguard(case, python, scratch(case, label, runs / "lg"))
+        if "memray" in tools:
+            where = scratch(case, label, runs / "memray")
+            row.memray[label] = with_memray(case, python, where, limit)
     return row
 
 
 def _cell(run: Run) -> str:
     word = {"leak": "**LEAKED**", "clean": "clean"}.get(run.verdict, run.verdict)
-    return f"{word} {run.growth}".strip()
+    return f"{word} ({run.growth})" if run.growth else word
 
 
 def table(rows: list[Row], limit: str) -> list[str]:
     """The Markdown table of docs/real-world.md."""
     lines = [
-        "| case | kind | leaky → fixed | standalone loop, per call | leakguard on leaky"
-        " | leakguard on fixed | leakguard right | pytest-memray on leaky | pytest-memray on fixed"
-        " | pytest-memray right | leakguard s | pytest-memray s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | ---: | ---: |",
+        "| case | kind | leaky → fixed | standalone loop, per call: leaky / fixed"
+        " | leakguard on leaky | leakguard on fixed | pytest-memray on leaky"
+        " | pytest-memray on fixed | told apart: leakguard / memray | s: leakguard / memray |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lg_s = sum(x.seconds for x in r.leakguard.values())
         mr_s = sum(x.seconds for x in r.memray.values())
+        told = f"{_yes(r.right('leakguard'))} / {_yes(r.right('memray'))}"
         lines.append(
             f"| [{r.case}]({r.source.split()[0]}) | {r.kind} | {r.package} {r.leaky} → {r.fixed}"
             f" (py{r.python}) | {r.loop} | {_cell(r.leakguard['leaky'])}"
-            f" | {_cell(r.leakguard['fixed'])} | {'yes' if r.right('leakguard') else 'no'}"
-            f" | {_cell(r.memray['leaky'])} | {_cell(r.memray['fixed'])}"
-            f" | {'yes' if r.right('memray') else 'no'} | {lg_s:.1f} | {mr_s:.1f} |"
+            f" | {_cell(r.leakguard['fixed'])} | {_cell(r.memray['leaky'])}"
+            f" | {_cell(r.memray['fixed'])} | {told} | {lg_s:.1f} / {mr_s:.1f} |"
         )
     if rows:
         lines.append("")
@@ -466,6 +484,10 @@ def table(rows: list[Row], limit: str) -> list[str]:
             f" (`limit_leaks({limit!r})`) {sum(r.right('memray') for r in rows)} of {len(rows)}."
         )
     return lines
+
+
+def _yes(right: bool) -> str:
+    return "**yes**" if right else "no"
 
 
 def load(paths: list[str]) -> list[Row]:
@@ -479,6 +501,62 @@ def load(paths: list[str]) -> list[Row]:
     return rows
 
 
+MEMRAY_MARK = """import pytest
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        item.add_marker(pytest.mark.limit_leaks({limit!r}))
+"""
+
+
+def compare_suite(suite: Path, work: Path, plugin: Path, limit: str) -> list[str]:
+    """Both tools on a whole suite (its own rootdir), per test; the table's lines."""
+    tools = make_venv(
+        work / "venvs" / "_tools-py3.11", "3.11", str(plugin), ["pytest-memray", "-e", str(plugin)]
+    )
+    out = work / "suite"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "leakcorpus_memray_limit.py").write_text(MEMRAY_MARK.format(limit=limit))
+    base = [str(tools), "-m", "pytest", *PYTEST_ARGS, str(suite)]
+    started = time.perf_counter()
+    plain = run(base, suite)
+    plain_s = time.perf_counter() - started
+    report, junit = out / "leakguard.json", out / "memray.xml"
+    started = time.perf_counter()
+    run([*base, "--leakguard", f"--leakguard-json={report}"], suite)
+    lg_s = time.perf_counter() - started
+    env = {**os.environ, "PYTHONPATH": str(out)}
+    started = time.perf_counter()
+    memray_cmd = [*base, "-p", "leakcorpus_memray_limit", "--memray", f"--junitxml={junit}"]
+    print("+", " ".join(memray_cmd), flush=True)
+    subprocess.run(memray_cmd, cwd=suite, capture_output=True, text=True, env=env, check=False)
+    mr_s = time.perf_counter() - started
+    verdicts = {t["nodeid"]: t["verdict"] for t in json.loads(report.read_text())["tests"]}
+    memray = {}
+    for case in ElementTree.parse(junit).iter("testcase"):
+        failure = case.find("failure")
+        name = f"{case.get('classname', '').replace('.', '/')}.py::{case.get('name')}"
+        leaked = failure is not None and "leak" in (failure.get("message") or "")
+        memray[name] = "leak" if leaked else "failed" if failure is not None else "clean"
+    lines = ["| test | pytest-leakguard | pytest-memray |", "| --- | --- | --- |"]
+    for nodeid in sorted(set(verdicts) | set(memray)):
+        short = nodeid.split("/")[-1]
+        lines.append(f"| {short} | {verdicts.get(nodeid, '-')} | {memray.get(nodeid, '-')} |")
+    lines.append("")
+    lines.append(
+        f"Wall time: plain {plain_s:.1f} s ({summary(plain.stdout)}), --leakguard {lg_s:.1f} s,"
+        f" --memray with limit_leaks({limit!r}) {mr_s:.1f} s."
+    )
+    return lines
+
+
+def summary(output: str) -> str:
+    """pytest's closing line."""
+    lines = [line for line in output.splitlines() if OUTCOME.search(line) and " in " in line]
+    return lines[-1].strip("= ") if lines else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", help="comma-separated case names (default: all)")
@@ -488,7 +566,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write the figures to this path")
     parser.add_argument("--list", action="store_true", help="list the cases, run nothing")
     parser.add_argument("--table", nargs="+", metavar="JSON", help="print saved runs' table")
+    parser.add_argument("--suite", help="run both tools on this test suite instead, per test")
+    parser.add_argument(
+        "--tools", default="leakguard,memray", help="which tools to run (default: both)"
+    )
     args = parser.parse_args(argv)
+    if args.suite:
+        work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="leakguard-suite-"))
+        plugin = Path(args.plugin).resolve()
+        print("\n".join(compare_suite(Path(args.suite).resolve(), work, plugin, args.limit)))
+        return 0
     if args.list:
         for case in CASES:
             print(f"{case.name}: {case.package} {case.leaky} -> {case.fixed} ({case.kind})")
@@ -501,10 +588,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--case: unknown case(s) {', '.join(sorted(unknown))} (see --list)")
     cases = [c for c in CASES if wanted is None or c.name in wanted]
+    tools = set(args.tools.split(","))
+    if not tools <= {"leakguard", "memray"} or not tools:
+        parser.error(f"--tools: {args.tools!r}: a comma-separated subset of leakguard,memray")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="leakguard-corpus-"))
     rows = []
     for case in cases:  # one at a time: the timings share the machine's CPUs
-        row = measure(case, work, Path(args.plugin).resolve(), args.limit)
+        row = measure(case, work, Path(args.plugin).resolve(), args.limit, tools)
         rows.append(row)
         print(
             f"{case.name}: leakguard {'right' if row.right('leakguard') else 'WRONG'},"
