@@ -405,11 +405,25 @@ def with_memray(case: Case, python: Path, where: Path, limit: str) -> Run:
     (where / "output.txt").write_text(output)
     outcomes = {word.rstrip("s"): int(n) for n, word in OUTCOME.findall(output)}
     if "at least one location leaked more" in output:
-        sizes = re.findall(r"-> ([\d.]+ ?[KMGT]?i?B)", output.split("leaked allocations", 1)[-1])
-        return Run("leak", True, f"largest location {sizes[0]}" if sizes else "", seconds)
+        return Run("leak", True, _leaked_locations(output), seconds)
     if outcomes.get("passed") and not outcomes.get("failed") and not outcomes.get("error"):
         return Run("clean", False, "", seconds)
     return Run("error", False, _tail(output), seconds)
+
+
+def _leaked_locations(output: str) -> str:
+    """``3 locations over the limit, largest 54.4 KiB`` from pytest-memray's leak section."""
+    section = output.split("List of leaked allocations:", 1)[-1].split("\n=", 1)[0]
+    sizes = [
+        float(number) * 1024 ** "BKMG".index(prefix or "B")
+        for number, prefix in re.findall(
+            r"(?:-> |- )([\d.]+) ?([KMG]?)i?B(?: allocated here:)?$", section, re.MULTILINE
+        )
+    ]
+    if not sizes:
+        return ""
+    many = "location" if len(sizes) == 1 else "locations"
+    return f"{len(sizes)} {many} over the limit, largest {_amount(max(sizes), 'bytes')[1:]}"
 
 
 def _amount(value: float, unit: str) -> str:
