@@ -515,6 +515,65 @@ def load(paths: list[str]) -> list[Row]:
     return rows
 
 
+LOOP = """
+import ctypes, gc, importlib.util, json, os, sys, tracemalloc
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split())]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+
+def sample():
+    info = libc.mallinfo2()
+    with open("/proc/self/statm") as statm:
+        rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return {"traced_bytes": tracemalloc.get_traced_memory()[0], "objects": len(gc.get_objects()),
+            "malloc_bytes": info.uordblks + info.hblkhd, "rss_bytes": rss,
+            "fds": len(os.listdir("/proc/self/fd"))}
+
+path, calls, warmup = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+spec = importlib.util.spec_from_file_location("case", path)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+(test,) = [value for name, value in vars(module).items() if name.startswith("test_")]
+for _ in range(warmup):
+    test()
+tracemalloc.start()
+gc.collect()
+before = sample()
+for _ in range(calls):
+    test()
+gc.collect()
+after = sample()
+print(json.dumps({key: (after[key] - before[key]) / calls for key in before}))
+"""
+"""The standalone loop: the case's test function called in a plain interpreter, no pytest
+runner; growth per call of traced bytes, gc-tracked objects, glibc's live heap (``mallinfo2``),
+RSS and open file descriptors."""
+
+LOOP_KEYS = ("traced_bytes", "objects", "malloc_bytes", "rss_bytes", "fds")
+
+
+def loop(case: Case, work: Path, plugin: Path, calls: int) -> list[str]:
+    """The standalone loop on both releases of a case: its table rows."""
+    rows = []
+    script = work / "standalone_loop.py"
+    script.write_text(LOOP)
+    for version in (case.leaky, case.fixed):
+        python = venv_for(case, version, work / "venvs", plugin)
+        command = [str(python), str(script), str(TESTS / case.test), str(calls), "20"]
+        done = run(command, work)
+        if done.returncode:
+            rows.append(f"| {case.name} | {version} | error: {_tail(done.stderr)} |")
+            continue
+        figures = json.loads(done.stdout.splitlines()[-1])
+        cells = " | ".join(f"{figures[key] + 0.0:+.1f}" for key in LOOP_KEYS)
+        rows.append(f"| {case.name} | {case.package} {version} | {cells} |")
+    return rows
+
+
 MEMRAY_MARK = """import pytest
 
 
@@ -571,7 +630,7 @@ def summary(output: str) -> str:
     return lines[-1].strip("= ") if lines else ""
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--case", help="comma-separated case names (default: all)")
     parser.add_argument("--work", help="scratch dir, venvs kept (default: a temp dir)")
@@ -582,13 +641,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", nargs="+", metavar="JSON", help="print saved runs' table")
     parser.add_argument("--suite", help="run both tools on this test suite instead, per test")
     parser.add_argument(
+        "--loop", type=int, metavar="CALLS", help="run the standalone loop instead (CALLS calls)"
+    )
+    parser.add_argument(
         "--tools", default="leakguard,memray", help="which tools to run (default: both)"
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.suite:
-        work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="leakguard-suite-"))
         plugin = Path(args.plugin).resolve()
-        print("\n".join(compare_suite(Path(args.suite).resolve(), work, plugin, args.limit)))
+        print("\n".join(compare_suite(Path(args.suite).resolve(), _work(args), plugin, args.limit)))
         return 0
     if args.list:
         for case in CASES:
@@ -605,7 +671,13 @@ def main(argv: list[str] | None = None) -> int:
     tools = set(args.tools.split(","))
     if not tools <= {"leakguard", "memray"} or not tools:
         parser.error(f"--tools: {args.tools!r}: a comma-separated subset of leakguard,memray")
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="leakguard-corpus-"))
+    work = _work(args)
+    if args.loop:
+        header = " | ".join(f"{key} /call" for key in LOOP_KEYS)
+        print(f"| case | release | {header} |\n|{' --- |' * (2 + len(LOOP_KEYS))}")
+        for case in cases:
+            print("\n".join(loop(case, work, Path(args.plugin).resolve(), args.loop)))
+        return 0
     rows = []
     for case in cases:  # one at a time: the timings share the machine's CPUs
         row = measure(case, work, Path(args.plugin).resolve(), args.limit, tools)
@@ -620,6 +692,11 @@ def main(argv: list[str] | None = None) -> int:
         payload: dict[str, Any] = {"limit": args.limit, "rows": [asdict(r) for r in rows]}
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
     return 0
+
+
+def _work(args: argparse.Namespace) -> Path:
+    """``--work``, or a new temporary directory."""
+    return Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="leakguard-corpus-"))
 
 
 if __name__ == "__main__":
