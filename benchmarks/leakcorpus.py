@@ -569,7 +569,7 @@ def loop(case: Case, work: Path, plugin: Path, calls: int) -> list[str]:
             rows.append(f"| {case.name} | {version} | error: {_tail(done.stderr)} |")
             continue
         figures = json.loads(done.stdout.splitlines()[-1])
-        cells = " | ".join(f"{figures[key] + 0.0:+.1f}" for key in LOOP_KEYS)
+        cells = " | ".join(f"{round(figures[key], 1) + 0.0:+.1f}" for key in LOOP_KEYS)
         rows.append(f"| {case.name} | {case.package} {version} | {cells} |")
     return rows
 
