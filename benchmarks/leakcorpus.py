@@ -429,7 +429,7 @@ def _leaked_locations(output: str) -> str:
 def _amount(value: float, unit: str) -> str:
     """``+1.5 KiB`` for bytes, ``+2`` for counts."""
     if unit != "bytes":
-        return f"{value:+.3g}"
+        return f"{value:+,.0f}" if abs(value) >= 100 else f"{value:+.3g}"
     if abs(value) < 1024:
         return f"{value:+.0f} B"
     if abs(value) < 1024**2:
