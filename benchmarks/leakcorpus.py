@@ -504,15 +504,30 @@ def _yes(right: bool) -> str:
     return "**yes**" if right else "no"
 
 
-def load(paths: list[str]) -> list[Row]:
-    """Rows saved by ``--json``."""
-    rows = []
+def load(paths: list[str]) -> tuple[list[Row], str]:
+    """Rows saved by ``--json``, and the ``limit_leaks`` size of their pytest-memray runs.
+
+    A case in several files is one row, later files' runs winning for the tools they ran
+    (``--tools``), so one tool's run can be combined with the other's.
+    """
+    rows: dict[str, Row] = {}
+    limit = MEMRAY_LIMIT
     for path in paths:
-        for saved in json.loads(Path(path).read_text())["rows"]:
+        payload = json.loads(Path(path).read_text())
+        if any(r["memray"]["leaky"]["verdict"] != "not run" for r in payload["rows"]):
+            limit = payload["limit"]
+        for saved in payload["rows"]:
             for tool in ("leakguard", "memray"):
                 saved[tool] = {k: Run(**v) for k, v in saved[tool].items()}
-            rows.append(Row(**saved))
-    return rows
+            row = Row(**saved)
+            if row.case not in rows:
+                rows[row.case] = row
+                continue
+            for tool in ("leakguard", "memray"):
+                runs = getattr(row, tool)
+                if all(run.verdict != "not run" for run in runs.values()):
+                    setattr(rows[row.case], tool, runs)
+    return list(rows.values()), limit
 
 
 LOOP = """
@@ -661,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{case.name}: {case.package} {case.leaky} -> {case.fixed} ({case.kind})")
         return 0
     if args.table:
-        print("\n".join(table(load(args.table), args.limit)))
+        print("\n".join(table(*load(args.table))))
         return 0
     wanted = set(args.case.split(",")) if args.case else None
     unknown = (wanted or set()) - {c.name for c in CASES}
