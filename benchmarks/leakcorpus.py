@@ -221,6 +221,16 @@ CASES = (
         "+512 KB traced, +68 KB RSS / +5 B, 0",
     ),
     Case(
+        "pycryptodome-gmp-integers",
+        "pycryptodome",
+        "3.14.0",
+        "3.14.1",
+        "native",
+        "https://github.com/Legrandin/pycryptodome/issues/595",
+        "test_pycryptodome_gmp_integers.py",
+        "+643 B malloc, +0 traced / +3 B malloc",
+    ),
+    Case(
         "msgpack-unpacker-py312",
         "msgpack",
         "1.0.7",
