@@ -19,7 +19,8 @@ For each case and each of its two releases, this script:
 
 timing both. A tool is right on a case when it flags the leaky release and passes the fixed one.
 It prints a Markdown table (the one in docs/real-world.md) and writes the figures with
-``--json``.
+``--json``; it exits 1 unless pytest-leakguard flagged every leaky release and passed every
+fixed one.
 
 Usage::
 
@@ -716,7 +717,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         payload: dict[str, Any] = {"limit": args.limit, "rows": [asdict(r) for r in rows]}
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
-    return 0
+    # The goal (issue #14): every leaky release flagged, every fixed one clean.
+    return 1 if "leakguard" in tools and not all(r.right("leakguard") for r in rows) else 0
 
 
 def _work(args: argparse.Namespace) -> Path:

@@ -150,3 +150,21 @@ def test_every_case_has_its_test_file(corpus: ModuleType) -> None:
         assert (corpus.TESTS / case.test).is_file(), case.test
         assert case.kind in {"pure", "C", "C buffer", "native", "fds"}
         assert case.source.startswith("https://github.com/")
+
+
+@pytest.mark.parametrize(("fixed", "status"), [("clean", 0), ("leak", 1)])
+def test_exit_status_is_1_unless_leakguard_tells_every_case_apart(
+    corpus: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fixed: str,
+    status: int,
+) -> None:
+    def measure(*args: object) -> object:
+        return make_row(corpus, "leak", fixed, tool="leakguard")
+
+    monkeypatch.setattr(corpus, "measure", measure)
+    argv = ["--case", corpus.CASES[0].name, "--work", str(tmp_path), "--tools", "leakguard"]
+    assert corpus.main(argv) == status
+    assert "Told the leaky release from the fixed one" in capsys.readouterr().out
