@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import operator
 import platform
 import sys
 from collections.abc import Iterator
@@ -15,14 +17,12 @@ import pytest
 
 from . import __version__, baseline
 from .config import (
+    KINDS,
     MARKER_HELP,
     OPTIONS,
     Settings,
-    argparse_type,
     load_settings,
-    parse_bool,
-    parse_positive_runs,
-    parse_runs,
+    report_settings,
     settings_for_item,
 )
 from .probes import BUILTIN_PROBES, ProbeFactory
@@ -60,40 +60,26 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("leakguard", "memory-leak checks (pytest-leakguard)")
-    for setting, flag, ini_key, ini_help in OPTIONS:
-        dest = flag.lstrip("-").replace("-", "_")
-        help_text = ini_help.replace("%", "%%")  # argparse formats help with %
-        if setting in ("enabled", "strict", "native"):
-            group.addoption(flag, action="store_true", default=None, dest=dest, help=help_text)
-        elif setting == "explain":
+    for option in OPTIONS:
+        help_text = option.help.replace("%", "%%")  # argparse formats help with %
+        if option.kind == "flag":
             group.addoption(
-                flag,
-                default=None,
-                dest=dest,
-                metavar="yes|no",
-                help=help_text,
-                type=argparse_type(parse_bool),
-            )
-        elif setting in ("runs", "max_runs", "warmup"):
-            group.addoption(
-                flag,
-                default=None,
-                dest=dest,
-                metavar="N",
-                help=help_text,
-                type=argparse_type(parse_positive_runs if setting != "warmup" else parse_runs),
+                option.flag, action="store_true", default=None, dest=option.ini_key, help=help_text
             )
         else:
-            metavar = "PATH" if setting.endswith("path") else setting.upper()
-            group.addoption(flag, default=None, dest=dest, metavar=metavar, help=help_text)
+            group.addoption(
+                option.flag,
+                default=None,
+                dest=option.ini_key,
+                metavar=option.metavar,
+                help=help_text,
+                type=option.argparse_type(),
+            )
         ini_type: Any = "string"
         if pytest.version_tuple >= (9, 2):
             # the native [tool.pytest] table keeps TOML types: accept them too
-            ini_type = str | bool if setting in ("enabled", "strict", "explain", "native") else str
-            ini_type = (
-                str | int if setting in ("runs", "max_runs", "warmup", "budget") else ini_type
-            )
-        parser.addini(ini_key, help=ini_help, type=ini_type, default="")
+            ini_type = functools.reduce(operator.or_, KINDS[option.kind])
+        parser.addini(option.ini_key, help=option.help, type=ini_type, default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -337,14 +323,7 @@ class LeakGuard:
         json_path, html_path = self.settings.json_path, self.settings.html_path
         if json_path is None and html_path is None:
             return
-        settings = {
-            "warmup": self.settings.warmup,
-            "runs": self.settings.runs,
-            "max_runs": self.settings.max_runs,
-            "budget": self.settings.budget.describe(self.units),
-            "strict": self.settings.strict,
-            "probes": list(self.settings.probes),
-        }
+        settings = report_settings(self.settings, self.units)
         payload = json_report.build(self.results, settings, environment())
         if self.comparison is not None:
             payload["baseline"] = baseline.comparison_to_json(self.comparison)
