@@ -59,22 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _html(report: str, output: str) -> int:
-    import json
-
     from .report import html
-    from .report.json_report import SCHEMA_VERSION, write_text_atomic
+    from .report.json_report import write_text_atomic
 
     try:
-        with open(report, encoding="utf-8") as stream:
-            payload = json.load(stream)
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read JSON report {report}: {exc}", file=sys.stderr)
-        return 2
-    if not isinstance(payload, dict) or not isinstance(payload.get("tests"), list):
-        print(f"error: {report} is not a leakguard JSON report", file=sys.stderr)
-        return 2
-    if not isinstance(payload.get("version"), int) or payload["version"] > SCHEMA_VERSION:
-        print(f"error: {report} has an unknown report version", file=sys.stderr)
+        payload = html.read_report(report)
+    except html.ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     write_text_atomic(output, html.render(payload))
     print(f"wrote {output}")
