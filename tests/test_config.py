@@ -24,6 +24,8 @@ from pytest_leakguard.config import (
     settings_for_item,
 )
 
+pytest_plugins = ["pytester"]
+
 KIB = 1024
 MIB = 1024**2
 UNITS = {"blocks": "count", "objects": "count", "heap": "bytes", "rss": "bytes"}
@@ -479,3 +481,117 @@ def test_marker_bad_value_is_a_usage_error_naming_value_kwarg_and_test(
     message = usage_error({kwarg: value})
     assert kwarg in message
     assert repr(value) in message or str(value) in message, message
+
+
+# ---------------------------------------------------------------- bounds and types (issue #16)
+
+OUT_OF_RANGE_MARKER_VALUES = [
+    ("runs", 10**30),
+    ("runs", 10_001),
+    ("max_runs", 3_000_000_000),
+    ("warmup", 100_000_000),
+    ("warmup", "1001"),
+    ("probes", ["heap", 5]),
+    ("probes", {"heap": 1}),
+    ("probes", ("heap", None)),
+    ("ignore", {"thread:x": 1}),
+    ("budget", {5: "1 KiB"}),
+    ("budget", {"rss": 10**400}),
+    ("budget", 10**400),
+    ("budget", 1e300),
+    ("enabled", [True]),
+    ("strict", {"a": 1}),
+]
+
+
+@pytest.mark.parametrize(
+    ("kwarg", "value"),
+    OUT_OF_RANGE_MARKER_VALUES,
+    ids=[f"{k}={v!r}"[:40] for k, v in OUT_OF_RANGE_MARKER_VALUES],
+)
+def test_marker_value_out_of_range_or_of_a_wrong_type_is_a_usage_error(
+    kwarg: str, value: Any
+) -> None:
+    message = usage_error({kwarg: value})
+    assert f"{kwarg}= of marker leakguard on {NODEID}" in message
+    assert repr(value) in message
+
+
+def test_marker_integer_too_long_to_print_is_a_usage_error() -> None:
+    # repr() of an int of more than 4300 digits raises ValueError (Python 3.11+)
+    message = usage_error({"runs": 10**5000})
+    assert "runs= of marker leakguard on" in message
+    assert "an integer of about 5000 digits" in message
+
+
+@pytest.mark.parametrize(
+    ("kwarg", "value", "bounds"),
+    [("runs", 10_000, "1 to 10000"), ("max_runs", 10_000, ""), ("warmup", 1000, "")],
+)
+def test_marker_values_at_the_bounds_are_accepted(kwarg: str, value: int, bounds: str) -> None:
+    assert getattr(for_item({kwarg: value}), kwarg) == value
+    if bounds:
+        assert bounds in usage_error({kwarg: value + 1})
+
+
+OUT_OF_RANGE_ARGS = [
+    (["-o", "leakguard_runs=99999999999999999999999"], "ini key leakguard_runs"),
+    (["-o", "leakguard_max_runs=3000000000"], "ini key leakguard_max_runs"),
+    (["-o", "leakguard_warmup=100000000"], "ini key leakguard_warmup"),
+    (["--leakguard-runs=10001"], "argument --leakguard-runs"),
+    (["--leakguard-max-runs=99999999999999999999999"], "argument --leakguard-max-runs"),
+    (["--leakguard-warmup=1001"], "argument --leakguard-warmup"),
+    (["--leakguard-budget=1e300"], "--leakguard-budget"),
+    (["-o", f"leakguard_budget=rss:{'9' * 30}"], "ini key leakguard_budget"),
+]
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["alone", "xdist"])
+@pytest.mark.parametrize(
+    ("args", "source"), OUT_OF_RANGE_ARGS, ids=[" ".join(a)[:40] for a, _ in OUT_OF_RANGE_ARGS]
+)
+def test_out_of_range_option_is_a_usage_error_naming_value_and_source(
+    pytester: pytest.Pytester, args: list[str], source: str, xdist: list[str]
+) -> None:
+    if xdist:
+        pytest.importorskip("xdist")
+    pytester.makepyfile("def test_it(): pass")
+    # --co: even an accepted value would not be measured (nor allocate its samples)
+    result = pytester.runpytest("--leakguard", "--co", *args, *xdist)
+    text = "\n".join(result.outlines + result.errlines)
+    assert "INTERNALERROR" not in text, text
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, text
+    assert source in text
+    assert args[-1].partition("=")[2] in text
+
+
+CRASHING_MARKERS = ["runs=10**30", 'probes=["heap", 5]', "warmup=1001", "budget={'rss': [1]}"]
+"""Run for real, not with --co (the worker checks markers as it collects): no value here may
+allocate much where it is accepted, as on main, where warmup=10**8 allocated 6.4 GB."""
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["alone", "xdist"])
+@pytest.mark.parametrize("args", CRASHING_MARKERS)
+def test_marker_out_of_range_or_wrong_type_fails_cleanly_under_xdist_too(
+    pytester: pytest.Pytester, args: str, xdist: list[str]
+) -> None:
+    if xdist:
+        pytest.importorskip("xdist")
+    pytester.makepyfile(
+        test_bad=f"""
+        import pytest
+
+        @pytest.mark.leakguard({args})
+        def test_it():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(*xdist)
+    text = "\n".join(result.outlines + result.errlines)
+    assert "INTERNALERROR" not in text, text
+    assert "node down" not in text, text  # no worker crashed
+    assert "crashed" not in text, text
+    # a usage error alone (4); a collection error of that test under xdist (1 or 2)
+    expected = (4,) if not xdist else (1, 2, 4)
+    assert result.ret in expected, text
+    assert "marker leakguard on test_bad.py::test_it" in text
