@@ -41,7 +41,7 @@ def shown(value: object, limit: int = 2000) -> str:
 
 
 MAX_SIZE = 2**63 - 1
-"""The largest size accepted (8 EiB): a budget or tolerance above it is a typo."""
+"""The largest size (8 EiB) or count accepted: a budget or tolerance above it is a typo."""
 
 
 def parse_size(text: str | int | float) -> int:
@@ -83,7 +83,7 @@ def _parse_size_text(text: str) -> int:
 
 
 def parse_count(text: str | int | float) -> float:
-    """Return a non-negative, finite number of objects or blocks per run."""
+    """Return a number of objects or blocks per run (or a percentage): 0 to :data:`MAX_SIZE`."""
     if isinstance(text, bool):
         raise ValueError(f"{text!r} is not a count")
     if not isinstance(text, (str, int, float)):
@@ -98,6 +98,8 @@ def parse_count(text: str | int | float) -> float:
         raise ValueError(f"{shown(text)} is not a finite number")
     if value < 0:
         raise ValueError(f"{shown(text)} is negative; a count must be 0 or more")
+    if value > MAX_SIZE:
+        raise ValueError(f"{shown(text)} is too large; a count is at most {MAX_SIZE}")
     return value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from typing import Any
 
 import pytest
@@ -521,7 +522,10 @@ def test_marker_integer_too_long_to_print_is_a_usage_error() -> None:
     # repr() of an int of more than 4300 digits raises ValueError (Python 3.11+)
     message = usage_error({"runs": 10**5000})
     assert "runs= of marker leakguard on" in message
-    assert "an integer of about 5000 digits" in message
+    if hasattr(sys, "set_int_max_str_digits"):
+        assert "an integer of about 5000 digits" in message
+    else:
+        assert "1" + "0" * 1996 + "..." in message
 
 
 @pytest.mark.parametrize(

@@ -265,7 +265,7 @@ def _key(key: Any) -> bool:
 def render(payload: Mapping[str, Any]) -> str:
     """The whole HTML page for a JSON report dict (``{"version", "settings", ...}``)."""
     payload = _clean(payload)
-    tests = _ordered([_normalise(t) for t in payload.get("tests") or [] if isinstance(t, Mapping)])
+    tests = _ordered([_normalise(t) for t in _items(payload.get("tests"))])
     anchors: dict[str, str] = {}  # node id -> the id of its section, for links
     for index, test in enumerate(tests):
         anchors.setdefault(test["nodeid"], f"t{index}")
