@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar, Union
@@ -359,6 +361,21 @@ class Option:
         check = argparse_type(lambda text: self.convert(text, {}))
         check.__name__ = self.name
         return check
+
+    def addoption_kwargs(self) -> dict[str, Any]:
+        """``parser.addoption(flag, **these)``: ``None`` when not given, so the ini value counts."""
+        kwargs: dict[str, Any] = {
+            "default": None,
+            "dest": self.ini_key,
+            "help": self.help.replace("%", "%%"),  # argparse formats help with %
+        }
+        if self.kind == "flag":
+            return {**kwargs, "action": "store_true"}
+        return {**kwargs, "metavar": self.metavar, "type": self.argparse_type()}
+
+    def ini_type(self, toml: bool) -> Any:
+        """``parser.addini(type=...)``: with ``toml`` (pytest 9.2+), the TOML types it takes."""
+        return functools.reduce(operator.or_, KINDS[self.kind]) if toml else "string"
 
 
 def _path_option(name: str, flag: str, help: str) -> Option:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import operator
 import platform
 import sys
 from collections.abc import Iterator
@@ -17,7 +15,6 @@ import pytest
 
 from . import __version__, baseline
 from .config import (
-    KINDS,
     MARKER_HELP,
     OPTIONS,
     Settings,
@@ -60,26 +57,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("leakguard", "memory-leak checks (pytest-leakguard)")
+    # pytest 9.2's native [tool.pytest] table keeps TOML types: the ini keys accept them too
+    toml = pytest.version_tuple >= (9, 2)
     for option in OPTIONS:
-        help_text = option.help.replace("%", "%%")  # argparse formats help with %
-        if option.kind == "flag":
-            group.addoption(
-                option.flag, action="store_true", default=None, dest=option.ini_key, help=help_text
-            )
-        else:
-            group.addoption(
-                option.flag,
-                default=None,
-                dest=option.ini_key,
-                metavar=option.metavar,
-                help=help_text,
-                type=option.argparse_type(),
-            )
-        ini_type: Any = "string"
-        if pytest.version_tuple >= (9, 2):
-            # the native [tool.pytest] table keeps TOML types: accept them too
-            ini_type = functools.reduce(operator.or_, KINDS[option.kind])
-        parser.addini(option.ini_key, help=option.help, type=ini_type, default="")
+        group.addoption(option.flag, **option.addoption_kwargs())
+        parser.addini(option.ini_key, help=option.help, type=option.ini_type(toml), default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:

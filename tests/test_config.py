@@ -13,7 +13,13 @@ from pytest_leakguard.config import (
     DEFAULT_MAX_RUNS,
     DEFAULT_RUNS,
     DEFAULT_WARMUP,
+    KINDS,
+    MARKER_HELP,
     MARKER_KWARGS,
+    MAX_RUNS,
+    MAX_WARMUP,
+    OPTIONS,
+    OPTIONS_BY_NAME,
     RSS_FLOOR,
     Budget,
     Settings,
@@ -22,6 +28,7 @@ from pytest_leakguard.config import (
     parse_budget,
     parse_probes,
     parse_runs,
+    report_settings,
     settings_for_item,
 )
 
@@ -599,3 +606,47 @@ def test_marker_out_of_range_or_wrong_type_fails_cleanly_under_xdist_too(
     expected = (4,) if not xdist else (1, 2, 4)
     assert result.ret in expected, text
     assert "marker leakguard on test_bad.py::test_it" in text
+
+
+# ---------------------------------------------------------------- the option rows (issue #17)
+
+
+def test_report_settings_are_the_json_reports_settings() -> None:
+    settings = dataclasses.replace(BASE, runs=4, budget=Budget(KIB, {}), strict=True)
+    assert report_settings(settings, UNITS) == {
+        "warmup": DEFAULT_WARMUP,
+        "runs": 4,
+        "max_runs": DEFAULT_MAX_RUNS,
+        "budget": "1.0 KiB/run (rss 64.0 KiB/run)",
+        "strict": True,
+        "probes": list(PROBES),
+    }
+
+
+def test_every_row_is_well_formed() -> None:
+    names = [option.name for option in OPTIONS]
+    assert len(set(names)) == len(names)
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    for option in OPTIONS:
+        assert option.name in fields, option.name
+        assert option.kind in KINDS, option.name
+        assert option.ini_key.startswith("leakguard")
+        assert "-" not in option.ini_key
+        kwargs = option.addoption_kwargs()
+        assert kwargs["default"] is None  # "not given" falls through to the ini value
+        assert ("action" in kwargs) == (option.kind == "flag")
+    assert tuple(o.name for o in OPTIONS if o.marker is not None) == MARKER_KWARGS
+    assert all(f"{kwarg}=" in MARKER_HELP for kwarg in MARKER_KWARGS)
+
+
+def test_a_numbers_bounds_are_checked_on_every_path() -> None:
+    runs = OPTIONS_BY_NAME["runs"]
+    assert runs.bounds == (1, MAX_RUNS)
+    assert runs.convert("10000", UNITS) == MAX_RUNS
+    with pytest.raises(ValueError, match=r"'10001' is more than 10000; use 1 to 10000"):
+        runs.convert("10001", UNITS)
+    check = runs.argparse_type()
+    assert check is not None
+    with pytest.raises(argparse.ArgumentTypeError, match=r"'0' is less than 1; use 1 to 10000"):
+        check("0")
+    assert OPTIONS_BY_NAME["warmup"].bounds == (0, MAX_WARMUP)
