@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from pytest_leakguard.config import MARKER_KWARGS, OPTIONS, Option
+from pytest_leakguard.config import MARKER_HELP, MARKER_KWARGS, OPTIONS, Option
 from pytest_leakguard.probes import BUILTIN_PROBES
 from pytest_leakguard.report.json_report import _FIELDS
 
@@ -78,6 +78,9 @@ def check_coverage() -> list[str]:
             problems.append(
                 f"docs/reference.md does not give the bounds of {option.flag}: {low} to {high}"
             )
+    signature = MARKER_HELP.partition(":")[0]  # leakguard(enabled=True, budget=None, ...)
+    if f"@pytest.mark.{signature}" not in " ".join(reference.split()):
+        problems.append(f"docs/reference.md does not show the marker as @pytest.mark.{signature}")
     for kwarg in MARKER_KWARGS:
         if f"| `{kwarg}` |" not in reference:
             problems.append(f"docs/reference.md does not document the marker argument {kwarg}")

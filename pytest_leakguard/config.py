@@ -345,6 +345,13 @@ class Option:
         """``--leakguard-max-runs`` -> ``leakguard_max_runs`` (also argparse's dest)."""
         return self.flag.lstrip("-").replace("-", "_")
 
+    @property
+    def full_help(self) -> str:
+        """The help, with the bounds of a number."""
+        if self.bounds is None:
+            return self.help
+        return f"{self.help}; {self.bounds[0]} to {self.bounds[1]}"
+
     def convert(self, raw: Any, units: Mapping[str, str]) -> Any:
         """Parse ``raw`` and check its bounds; raises ``ValueError``."""
         value = self.parse(raw, units)
@@ -367,7 +374,7 @@ class Option:
         kwargs: dict[str, Any] = {
             "default": None,
             "dest": self.ini_key,
-            "help": self.help.replace("%", "%%"),  # argparse formats help with %
+            "help": self.full_help.replace("%", "%%"),  # argparse formats help with %
         }
         if self.kind == "flag":
             return {**kwargs, "action": "store_true"}

@@ -61,7 +61,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     toml = pytest.version_tuple >= (9, 2)
     for option in OPTIONS:
         group.addoption(option.flag, **option.addoption_kwargs())
-        parser.addini(option.ini_key, help=option.help, type=option.ini_type(toml), default="")
+        parser.addini(option.ini_key, help=option.full_help, type=option.ini_type(toml), default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
