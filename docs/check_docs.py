@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from pytest_leakguard.config import MARKER_KWARGS, OPTIONS
+from pytest_leakguard.config import MARKER_HELP, MARKER_KWARGS, OPTIONS, Option
 from pytest_leakguard.probes import BUILTIN_PROBES
 from pytest_leakguard.report.json_report import _FIELDS
 
@@ -69,10 +69,18 @@ def check_coverage() -> list[str]:
     reference = (DOCS / "reference.md").read_text(encoding="utf-8")
     json_doc = (DOCS / "json-report.md").read_text(encoding="utf-8")
     problems = []
-    for _, flag, ini_key, _ in OPTIONS:
-        for name in (flag, ini_key):
+    for option in OPTIONS:
+        for name in (option.flag, option.ini_key):
             if f"`{name}" not in reference:
                 problems.append(f"docs/reference.md does not document {name}")
+        if option.bounds is not None and not _documents_bounds(reference, option):
+            low, high = option.bounds
+            problems.append(
+                f"docs/reference.md does not give the bounds of {option.flag}: {low} to {high}"
+            )
+    signature = MARKER_HELP.partition(":")[0]  # leakguard(enabled=True, budget=None, ...)
+    if f"@pytest.mark.{signature}" not in " ".join(reference.split()):
+        problems.append(f"docs/reference.md does not show the marker as @pytest.mark.{signature}")
     for kwarg in MARKER_KWARGS:
         if f"| `{kwarg}` |" not in reference:
             problems.append(f"docs/reference.md does not document the marker argument {kwarg}")
@@ -83,6 +91,15 @@ def check_coverage() -> list[str]:
         if f"| `{field}` |" not in json_doc:
             problems.append(f"docs/json-report.md does not document the field {field}")
     return problems
+
+
+def _documents_bounds(reference: str, option: Option) -> bool:
+    """The option's row in the options table says ``LOW to HIGH`` (digits grouped or not)."""
+    assert option.bounds is not None
+    low, high = option.bounds
+    wanted = {f"{low} to {high}", f"{low:,} to {high:,}", f"{low:_} to {high:_}"}
+    rows = [line for line in reference.splitlines() if line.startswith(f"| `{option.flag}")]
+    return any(text in row for row in rows for text in wanted)
 
 
 def main() -> int:

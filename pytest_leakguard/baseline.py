@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .report.json_report import SCHEMA_VERSION, write_atomic
-from .units import PROBE_UNITS, format_amount, parse_count, parse_size
+from .units import PROBE_UNITS, format_amount, parse_count, parse_size, shown
 
 FORMAT = "pytest-leakguard-baseline"
 VERSION = 1
@@ -135,8 +135,8 @@ def load(path: str) -> Baseline:
             return _from_baseline(data, path)
         if "tests" in data and isinstance(data.get("tests"), list) and "version" in data:
             return _from_report(data, path)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise BaselineError(f"baseline file {path} is malformed: {exc!r}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        raise BaselineError(f"baseline file {path} is malformed: {shown(exc)}") from None
     raise BaselineError(f"{path} is not a leakguard baseline or report")
 
 
@@ -146,7 +146,7 @@ def _check_version(data: Mapping[str, Any], path: str, supported: int, what: str
         raise BaselineError(f"{what} {path} has no version number")
     if version > supported:
         raise BaselineError(
-            f"{what} {path} has version {version}, newer than this pytest-leakguard reads"
+            f"{what} {path} has version {shown(version)}, newer than this pytest-leakguard reads"
             f" ({supported}); upgrade pytest-leakguard"
         )
 
@@ -156,15 +156,8 @@ def _from_baseline(data: Mapping[str, Any], path: str) -> Baseline:
     tests = data["tests"]
     if not isinstance(tests, dict):
         raise BaselineError(f"baseline file {path} is malformed: 'tests' is not an object")
-    checked: dict[str, dict[str, Any]] = {}
-    for nodeid, entry in tests.items():
-        growth = {str(k): _number(v, path, nodeid) for k, v in entry["growth_per_run"].items()}
-        checked[str(nodeid)] = {
-            "verdict": str(entry["verdict"]),
-            "growth_per_run": growth,
-            "units": {str(k): str(v) for k, v in entry.get("units", {}).items()},
-        }
-    return Baseline(checked, dict(data.get("environment", {})))
+    checked = {str(nodeid): _entry(entry, path, str(nodeid)) for nodeid, entry in tests.items()}
+    return Baseline(checked, _environment(data.get("environment", {})))
 
 
 def _from_report(data: Mapping[str, Any], path: str) -> Baseline:
@@ -172,13 +165,54 @@ def _from_report(data: Mapping[str, Any], path: str) -> Baseline:
     for test in data["tests"]:
         # as strictly as a baseline's: float() would take "nan", "inf" and booleans
         for value in (test.get("sustained_growth_per_run") or {}).values():
-            _number(value, path, str(test.get("nodeid")))
-    return from_results(data["tests"], data.get("environment", {}))
+            _number(value, path, _label(test.get("nodeid")))
+    found = from_results(data["tests"], {})
+    checked = {nodeid: _entry(entry, path, nodeid) for nodeid, entry in found.tests.items()}
+    return Baseline(checked, _environment(data.get("environment", {})))
+
+
+def _label(nodeid: Any) -> str:
+    return nodeid if isinstance(nodeid, str) else shown(nodeid)
+
+
+def _entry(entry: Mapping[str, Any], path: str, nodeid: str) -> dict[str, Any]:
+    """One test's figures, checked: a string verdict, finite numbers, string units."""
+    verdict = entry["verdict"]
+    if not isinstance(verdict, str):
+        raise BaselineError(f"baseline file {path}: {nodeid} has a verdict {shown(verdict)}")
+    units = entry.get("units", {})
+    if not all(isinstance(unit, str) for unit in units.values()):
+        raise BaselineError(f"baseline file {path}: {nodeid} has units {shown(units)}")
+    return {
+        "verdict": verdict,
+        "growth_per_run": {
+            str(k): _number(v, path, nodeid) for k, v in entry["growth_per_run"].items()
+        },
+        "units": {str(k): v for k, v in units.items()},
+    }
+
+
+def _environment(environment: Mapping[str, Any]) -> dict[str, Any]:
+    """The environment's values as text: a hand-edited file may hold anything there."""
+    return {str(k): v if isinstance(v, str) else shown(v) for k, v in environment.items()}
+
+
+FIGURE_LIMIT = 2.0**63
+"""The largest growth per run a file may give (in bytes or a count): sums and differences of
+two figures stay finite, so the comparison and its table never overflow."""
 
 
 def _number(value: Any, path: str, nodeid: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise BaselineError(f"baseline file {path}: {nodeid} has a non-numeric figure {value!r}")
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not numeric or (isinstance(value, float) and not math.isfinite(value)):
+        raise BaselineError(
+            f"baseline file {path}: {nodeid} has a non-numeric figure {shown(value)}"
+        )
+    if not -FIGURE_LIMIT <= value <= FIGURE_LIMIT:
+        raise BaselineError(
+            f"baseline file {path}: {nodeid} has a figure out of range {shown(value)}"
+            f" (at most {FIGURE_LIMIT:.0f} per run)"
+        )
     return float(value)
 
 

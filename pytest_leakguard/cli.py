@@ -197,23 +197,13 @@ def _html(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def _read_report(report: str) -> dict[str, Any] | None:
     """The JSON report in ``report``, validated; ``None`` (the error printed) if unusable."""
-    import json
-
-    from .report.json_report import SCHEMA_VERSION
+    from .report import html
 
     try:
-        with open(report, encoding="utf-8") as stream:
-            payload = json.load(stream)
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read JSON report {report}: {exc}", file=sys.stderr)
+        return html.read_report(report)
+    except html.ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return None
-    if not isinstance(payload, dict) or not isinstance(payload.get("tests"), list):
-        print(f"error: {report} is not a leakguard JSON report", file=sys.stderr)
-        return None
-    if not isinstance(payload.get("version"), int) or payload["version"] > SCHEMA_VERSION:
-        print(f"error: {report} has an unknown report version", file=sys.stderr)
-        return None
-    return payload
 
 
 def _error(problem: object) -> int:

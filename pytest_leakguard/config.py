@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar, Union
@@ -19,7 +21,7 @@ from .baseline import DEFAULT_RULES, Rule, parse_rules
 from .probes.resources import IGNORE_KINDS
 from .suppress import KINDS as SUPPRESSION_KINDS
 from .suppress import check_pattern
-from .units import format_size, parse_count, parse_size
+from .units import format_size, parse_count, parse_size, shown
 
 RSS_FLOOR = 64 * 1024
 """The smallest RSS growth per run that is judged: RSS moves in pages, and the
@@ -29,27 +31,6 @@ bookkeeping).  Smaller native leaks need the memray backend."""
 DEFAULT_WARMUP = 2
 DEFAULT_RUNS = 3
 DEFAULT_MAX_RUNS = 20
-
-MARKER_KWARGS = (
-    "enabled",
-    "ignore",
-    "runs",
-    "max_runs",
-    "warmup",
-    "budget",
-    "strict",
-    "probes",
-    "explain",
-    "native",
-)
-"""The keyword arguments ``@pytest.mark.leakguard(...)`` accepts."""
-
-MARKER_HELP = (
-    "leakguard(enabled=True, runs=None, max_runs=None, warmup=None, budget=None,"
-    " strict=None, probes=None, explain=None, native=None, ignore=None):"
-    " check this test for leaks (even without --leakguard),"
-    " tune the check, or exempt the test with enabled=False."
-)
 
 BudgetValue = Union[str, int, float, Mapping[str, Union[str, int, float]]]
 T = TypeVar("T")
@@ -110,17 +91,19 @@ def parse_budget(value: BudgetValue, units: Mapping[str, str]) -> Budget:
     """
     items: list[tuple[str | None, str | int | float]] = []
     if isinstance(value, Mapping):
-        items = [(str(k), v) for k, v in value.items()]
+        if not all(isinstance(k, str) for k in value):
+            raise ValueError(f"{shown(value)} has a key that is not a probe name")
+        items = [(k, v) for k, v in value.items()]
     elif isinstance(value, str):
         for part in value.split(","):
             if not part.strip():
-                raise ValueError(f"{value!r} has an empty item")
+                raise ValueError(f"{shown(value)} has an empty item")
             head, sep, tail = part.partition(":")
             items.append((head.strip(), tail) if sep else (None, part))
     elif isinstance(value, (int, float)):
-        items = [(None, value)]
+        items = [(None, value)]  # parse_size rejects booleans
     else:
-        raise ValueError(f"{value!r} is not a budget")
+        raise ValueError(f"{shown(value)} is not a budget")
     default_bytes: int | None = None
     per_probe: dict[str, float] = {}
     for probe, amount in items:
@@ -129,7 +112,8 @@ def parse_budget(value: BudgetValue, units: Mapping[str, str]) -> Budget:
             continue
         if probe not in units:
             raise ValueError(
-                f"unknown probe {probe!r} in budget {value!r}; known probes: {', '.join(units)}"
+                f"unknown probe {shown(probe)} in budget {shown(value)};"
+                f" known probes: {', '.join(units)}"
             )
         if units[probe] == "bytes":
             per_probe[probe] = float(parse_size(amount))
@@ -144,14 +128,14 @@ def parse_probes(value: str | Iterable[str], known: Iterable[str]) -> tuple[str,
     Names that all start with ``-`` select every known probe but those:
     ``"-heap"`` is every probe except ``heap``.
     """
-    names = [n.strip() for n in value.split(",")] if isinstance(value, str) else list(value)
     known = list(known)
+    names = _names(value, "probes", known)
     if not names or any(not n for n in names):
-        raise ValueError(f"{value!r} names no probe; known probes: {', '.join(known)}")
+        raise ValueError(f"{shown(value)} names no probe; known probes: {', '.join(known)}")
     excluded = [n[1:] for n in names if n.startswith("-")]
     if excluded and len(excluded) != len(names):
         raise ValueError(
-            f"{value!r} mixes probes to keep and probes to leave out (-NAME), use one or"
+            f"{shown(value)} mixes probes to keep and probes to leave out (-NAME), use one or"
             f" the other; known probes: {', '.join(known)}"
         )
     for name in excluded or names:
@@ -160,7 +144,9 @@ def parse_probes(value: str | Iterable[str], known: Iterable[str]) -> tuple[str,
     if excluded:
         names = [n for n in known if n not in excluded]
         if not names:
-            raise ValueError(f"{value!r} leaves out every probe; known probes: {', '.join(known)}")
+            raise ValueError(
+                f"{shown(value)} leaves out every probe; known probes: {', '.join(known)}"
+            )
     return tuple(dict.fromkeys(names))
 
 
@@ -171,52 +157,76 @@ def parse_ignore(value: str | Iterable[str]) -> tuple[tuple[str, str], ...]:
     their probes' counts; ``site`` and ``type`` suppress a leak's memory growth
     (see :mod:`pytest_leakguard.suppress`).
     """
+    kinds = (*IGNORE_KINDS, *SUPPRESSION_KINDS)
     if isinstance(value, str):
         items = [part.strip() for part in value.replace("\n", ",").split(",")]
         items = [item for item in items if item]
     else:
-        items = [str(item).strip() for item in value]
+        items = [item.strip() for item in _names(value, "kinds", kinds)]
     pairs = []
-    kinds = (*IGNORE_KINDS, *SUPPRESSION_KINDS)
     for item in items:
         kind, sep, pattern = item.partition(":")
         if not sep or not pattern or kind not in kinds:
-            raise ValueError(f"{item!r} is not KIND:GLOB with KIND one of {', '.join(kinds)}")
+            raise ValueError(f"{shown(item)} is not KIND:GLOB with KIND one of {', '.join(kinds)}")
         if kind in SUPPRESSION_KINDS:
             check_pattern(kind, pattern)
         pairs.append((kind, pattern))
     return tuple(pairs)
 
 
+def _names(value: object, noun: str, known: Iterable[str]) -> list[str]:
+    """A comma-separated string, or a list (or tuple) of strings, as a list."""
+    if isinstance(value, str):
+        return [n.strip() for n in value.split(",")]
+    if isinstance(value, (list, tuple)) and all(isinstance(n, str) for n in value):
+        return list(value)
+    raise ValueError(
+        f"{shown(value)} is not a comma-separated string or a list of strings;"
+        f" known {noun}: {', '.join(known)}"
+    )
+
+
 def parse_bool(value: str | bool) -> bool:
-    """Parse an ini-style boolean."""
+    """Parse an ini-style boolean (or ``True``/``False``, or the integers 0 and 1)."""
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = value.strip().lower() if isinstance(value, str) else None
     if text in ("1", "true", "yes", "on"):
         return True
     if text in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"{value!r} is not a boolean; use true or false")
+    raise ValueError(f"{shown(value)} is not a boolean; use true or false")
 
 
 def parse_directory(value: str) -> str:
     """Parse a directory path: anything but an empty string."""
-    if not str(value).strip():
-        raise ValueError(f"{value!r} is empty; give a directory")
-    return str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{shown(value)} is empty; give a directory")
+    return value
+
+
+def parse_path(value: str) -> str:
+    """Parse a file path given as text."""
+    if not isinstance(value, str):
+        raise ValueError(f"{shown(value)} is not a path")
+    return value
 
 
 def parse_runs(value: str | int) -> int:
-    """Parse a number of runs: a whole number, 0 or more."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a whole number")
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
+    """Parse a number of runs: a whole number, 0 or more (an int, or a string of digits)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:  # not digits, or more than 4300 of them
+            raise ValueError(f"{shown(value)} is not a whole number") from None
+    else:
+        raise ValueError(f"{shown(value)} is not a whole number")
     if number < 0:
-        raise ValueError(f"{value!r} is negative; use 0 or more")
+        raise ValueError(f"{shown(value)} is negative; use 0 or more")
     return number
 
 
@@ -224,7 +234,7 @@ def parse_positive_runs(value: str | int) -> int:
     """Parse a number of measured runs: a whole number, 1 or more."""
     number = parse_runs(value)
     if number < 1:
-        raise ValueError(f"{value!r} is less than 1; use 1 or more")
+        raise ValueError(f"{shown(value)} is less than 1; use 1 or more")
     return number
 
 
@@ -271,130 +281,270 @@ class Settings:
         return {name: self.budget.threshold(name, units[name]) for name in self.probes}
 
 
-# (setting, command-line option, ini key, help)
-OPTIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("enabled", "--leakguard", "leakguard", "check every test for leaks"),
-    (
+MAX_RUNS = 10_000
+"""The most measured runs (``runs``, ``max_runs``): the samples are preallocated for them."""
+MAX_WARMUP = 1_000
+"""The most warm-up runs."""
+
+Parse = Callable[[Any, Mapping[str, str]], Any]
+"""A setting's parser: (raw value, the probes' units) -> value; raises ``ValueError``."""
+Show = Callable[[Any, Mapping[str, str]], Any]
+"""How the JSON report's ``settings`` shows a parsed value."""
+
+KINDS: dict[str, tuple[type, ...]] = {
+    "flag": (str, bool),  # --leakguard-x alone; the ini key and marker take a boolean
+    "bool": (str, bool),  # --leakguard-x yes|no
+    "int": (str, int),
+    "size": (str, int),
+    "text": (str,),
+    "dir": (str,),  # a directory: a file there is a usage error
+}
+"""Each kind of option and the TOML types its ini key takes (pytest 9.2's native table)."""
+
+_CHECKED_EARLY = ("bool", "int")
+"""Kinds that argparse validates: their parsers need no probe units (unknown until configure)."""
+
+
+def _plain(parse: Callable[[Any], Any]) -> Parse:
+    """A parser that needs no probe units."""
+    return lambda raw, units: parse(raw)
+
+
+def _same(value: Any, units: Mapping[str, str]) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting, declared once.
+
+    The command-line option, the ini key (the flag's name with underscores), the
+    marker argument, the help, the parser, the bounds, the JSON report's settings
+    and the docs check (docs/check_docs.py) all come from this row.
+    """
+
+    name: str
+    """The :class:`Settings` field; the marker's keyword argument when ``marker``."""
+    flag: str
+    help: str
+    parse: Parse
+    kind: str = "text"
+    """One of :data:`KINDS`."""
+    metavar: str = "VALUE"
+    marker: str | None = None
+    """How the marker's help shows the argument's default (``"None"``: the run's setting),
+    or ``None`` when the marker does not take it."""
+    bounds: tuple[int, int] | None = None
+    """The smallest and largest value of a number (documented in docs/reference.md)."""
+    report: Show | None = None
+    """How the JSON report's ``settings`` show the value, or ``None`` to leave it out."""
+    merge: Callable[[Any, Any], Any] | None = None
+    """How a marker's value combines with the value it overrides (default: replaces it)."""
+
+    @property
+    def ini_key(self) -> str:
+        """``--leakguard-max-runs`` -> ``leakguard_max_runs`` (also argparse's dest)."""
+        return self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def full_help(self) -> str:
+        """The help, with the bounds of a number."""
+        if self.bounds is None:
+            return self.help
+        return f"{self.help}; {self.bounds[0]} to {self.bounds[1]}"
+
+    def convert(self, raw: Any, units: Mapping[str, str]) -> Any:
+        """Parse ``raw`` and check its bounds; raises ``ValueError``."""
+        value = self.parse(raw, units)
+        if self.bounds is not None and not self.bounds[0] <= value <= self.bounds[1]:
+            low, high = self.bounds
+            side = f"less than {low}" if value < low else f"more than {high}"
+            raise ValueError(f"{shown(raw)} is {side}; use {low} to {high}")
+        return value
+
+    def argparse_type(self) -> Callable[[str], str] | None:
+        """The ``type=`` of the command-line option: argparse names the flag in its error."""
+        if self.kind not in _CHECKED_EARLY:
+            return None
+        check = argparse_type(lambda text: self.convert(text, {}))
+        check.__name__ = self.name
+        return check
+
+    def addoption_kwargs(self) -> dict[str, Any]:
+        """``parser.addoption(flag, **these)``: ``None`` when not given, so the ini value counts."""
+        kwargs: dict[str, Any] = {
+            "default": None,
+            "dest": self.ini_key,
+            "help": self.full_help.replace("%", "%%"),  # argparse formats help with %
+        }
+        if self.kind == "flag":
+            return {**kwargs, "action": "store_true"}
+        return {**kwargs, "metavar": self.metavar, "type": self.argparse_type()}
+
+    def ini_type(self, toml: bool) -> Any:
+        """``parser.addini(type=...)``: with ``toml`` (pytest 9.2+), the TOML types it takes."""
+        return functools.reduce(operator.or_, KINDS[self.kind]) if toml else "string"
+
+
+def _path_option(name: str, flag: str, help: str) -> Option:
+    """A file path: ``--leakguard-X PATH`` and its ini key, not a marker argument."""
+    return Option(name, flag, help, _plain(parse_path), metavar="PATH")
+
+
+def _runs_option(name: str, help: str, bounds: tuple[int, int]) -> Option:
+    """A number of runs: ``--leakguard-NAME N``, a marker argument, in the report's settings."""
+    flag = "--leakguard-" + name.replace("_", "-")
+    return Option(name, flag, help, _plain(parse_runs), "int", "N", "None", bounds, _same)
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "enabled",
+        "--leakguard",
+        "check every test for leaks",
+        _plain(parse_bool),
+        "flag",
+        marker="True",
+    ),
+    Option(
         "budget",
         "--leakguard-budget",
-        "leakguard_budget",
         "growth per run tolerated: a size for byte probes (512, 1 KiB, 2 MiB) and/or"
         " probe:value items (rss:1MiB,blocks:10). Default: 0 (rss: 64 KiB)",
+        parse_budget,
+        "size",
+        "BUDGET",
+        marker="None",
+        report=lambda budget, units: budget.describe(units),
+        merge=lambda before, budget: before.merged(budget),
     ),
-    (
+    _runs_option(
         "runs",
-        "--leakguard-runs",
-        "leakguard_runs",
         f"measured runs at least, after the warm-up (default {DEFAULT_RUNS};"
         " 5 when a probe moves at all)",
+        (1, MAX_RUNS),
     ),
-    (
+    _runs_option(
         "max_runs",
-        "--leakguard-max-runs",
-        "leakguard_max_runs",
         f"measured runs at most, while growth is seen (default {DEFAULT_MAX_RUNS})",
+        (1, MAX_RUNS),
     ),
-    (
+    _runs_option(
         "warmup",
-        "--leakguard-warmup",
-        "leakguard_warmup",
         f"warm-up runs after the normal run, not measured (default {DEFAULT_WARMUP})",
+        (0, MAX_WARMUP),
     ),
-    (
+    Option(
         "strict",
         "--leakguard-strict",
-        "leakguard_strict",
         "fail tests whose check is inconclusive or errored, not only leaks",
+        _plain(parse_bool),
+        "flag",
+        marker="None",
+        report=_same,
     ),
-    (
+    Option(
         "probes",
         "--leakguard-probes",
-        "leakguard_probes",
         "comma-separated probes to sample, or -NAME,... to leave those out"
         " (default: all cheap probes)",
+        parse_probes,
+        metavar="PROBES",
+        marker="None",
+        report=lambda probes, units: list(probes),
     ),
-    ("json_path", "--leakguard-json", "leakguard_json", "write a JSON report to this path"),
-    (
+    _path_option("json_path", "--leakguard-json", "write a JSON report to this path"),
+    _path_option(
         "html_path",
         "--leakguard-html",
-        "leakguard_html",
         "write a self-contained HTML report (plots, explanations) to this path",
     ),
-    (
+    _path_option(
         "codequality_path",
         "--leakguard-codequality",
-        "leakguard_codequality",
         "write a GitLab Code Quality report (one issue per leak, at its allocating line)"
         " to this path",
     ),
-    (
+    _path_option(
         "baseline_path",
         "--leakguard-baseline",
-        "leakguard_baseline",
         "compare each test's growth per run with this baseline file; regressions fail the run",
     ),
-    (
+    _path_option(
         "save_baseline_path",
         "--leakguard-save-baseline",
-        "leakguard_save_baseline",
         "write this run's figures as a baseline to this path (an existing file is kept as"
         " PATH.bak)",
     ),
-    (
+    Option(
         "compare_fail",
         "--leakguard-compare-fail",
-        "leakguard_compare_fail",
         "tolerated increase over the baseline per probe or unit group, absolute or relative"
         f" (default {DEFAULT_RULES})",
+        lambda raw, units: parse_rules(parse_path(raw), units),
+        metavar="COMPARE_FAIL",
     ),
-    (
+    Option(
         "ignore",
         "--leakguard-ignore",
-        "leakguard_ignore",
         "suppressions, comma-separated KIND:GLOB items: resources not counted (thread:NAME,"
         " fd:TARGET, task:COROUTINE, process:COMMAND) and memory growth allowed by allocation"
         " site (site:FILE-OR-MODULE) or object type (type:NAME), for example"
         " thread:ThreadPoolExecutor-*,site:*/vendor/*",
+        _plain(parse_ignore),
+        metavar="IGNORE",
+        marker="None",
+        merge=lambda before, ignore: before + ignore,
     ),
-    (
+    Option(
         "explain",
         "--leakguard-explain",
-        "leakguard_explain",
         "for a leak, run the deep probes (allocation sites, growing types, holders):"
         " yes or no (default yes)",
+        _plain(parse_bool),
+        "bool",
+        "yes|no",
+        marker="None",
     ),
-    (
+    Option(
         "native",
         "--leakguard-native",
-        "leakguard_native",
         "for a leak, also track native allocations with memray (pytest-leakguard[memray])"
         " and name the C frames that allocate what is left (default: only when RSS grows"
         " and the Python heap does not)",
+        _plain(parse_bool),
+        "flag",
+        marker="None",
     ),
-    (
+    Option(
         "graph_dir",
         "--leakguard-graph-dir",
-        "leakguard_graph_dir",
         "for a leak, write the back-reference graph of a leaked object to DIR/NODEID.dot"
         " (and .svg when Graphviz's dot is installed; needs objgraph)",
+        _plain(parse_directory),
+        "dir",
+        "GRAPH_DIR",
     ),
 )
+"""Every setting, in the order of ``--help``.  To add one: a row here, a :class:`Settings`
+field of the same name, and a line in docs/reference.md (docs/check_docs.py checks it)."""
 
-_PARSERS: dict[str, Callable[[Any], Any]] = {
-    "enabled": parse_bool,
-    "runs": parse_positive_runs,
-    "max_runs": parse_positive_runs,
-    "warmup": parse_runs,
-    "strict": parse_bool,
-    "explain": parse_bool,
-    "native": parse_bool,
-    "json_path": str,
-    "graph_dir": parse_directory,
-    "html_path": str,
-    "codequality_path": str,
-    "baseline_path": str,
-    "save_baseline_path": str,
-}
+OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
+MARKER_KWARGS = tuple(option.name for option in OPTIONS if option.marker is not None)
+"""The keyword arguments ``@pytest.mark.leakguard(...)`` accepts."""
+MARKER_HELP = (
+    "leakguard("
+    + ", ".join(f"{o.name}={o.marker}" for o in OPTIONS if o.marker is not None)
+    + "): check this test for leaks (even without --leakguard),"
+    " tune the check, or exempt the test with enabled=False."
+)
+
+
+def report_settings(settings: Settings, units: Mapping[str, str]) -> dict[str, Any]:
+    """The run's settings as the JSON report's ``settings`` object."""
+    return {
+        o.name: o.report(getattr(settings, o.name), units) for o in OPTIONS if o.report is not None
+    }
 
 
 def _ini_source(config: pytest.Config, key: str) -> str:
@@ -410,17 +560,17 @@ def load_settings(
         "probes": tuple(default_probes),
         "compare_fail": parse_rules(DEFAULT_RULES, units),
     }
-    for setting, flag, ini_key, _ in OPTIONS:
-        raw: Any = config.getoption(flag.lstrip("-").replace("-", "_"))
-        source = flag
+    for option in OPTIONS:
+        raw: Any = config.getoption(option.ini_key)
+        source = option.flag
         if raw is None:
-            raw = config.getini(ini_key)
+            raw = config.getini(option.ini_key)
             raw = None if raw == "" else raw
-            source = _ini_source(config, ini_key)
+            source = _ini_source(config, option.ini_key)
         if raw is None:
             continue
-        values[setting] = _parse(setting, raw, units, source)
-        if setting == "graph_dir" and (config.invocation_params.dir / raw).is_file():
+        values[option.name] = _convert(option, raw, units, source)
+        if option.kind == "dir" and (config.invocation_params.dir / raw).is_file():
             raise pytest.UsageError(
                 f"leakguard: invalid value {raw!r} for {source}: a file, not a directory"
             )
@@ -443,19 +593,13 @@ def _check_native(settings: Settings, source: str) -> None:
         )
 
 
-def _parse(setting: str, raw: Any, units: Mapping[str, str], source: str) -> Any:
+def _convert(option: Option, raw: Any, units: Mapping[str, str], source: str) -> Any:
     try:
-        if setting == "budget":
-            return parse_budget(raw, units)
-        if setting == "probes":
-            return parse_probes(raw, units)
-        if setting == "compare_fail":
-            return parse_rules(str(raw), units)
-        if setting == "ignore":
-            return parse_ignore(raw)
-        return _PARSERS[setting](raw)
+        return option.convert(raw, units)
     except (ValueError, TypeError, ArithmeticError) as exc:
-        raise pytest.UsageError(f"leakguard: invalid value {raw!r} for {source}: {exc}") from None
+        raise pytest.UsageError(
+            f"leakguard: invalid value {shown(raw)} for {source}: {exc}"
+        ) from None
 
 
 def _check_run_counts(settings: Settings, source: str) -> Settings:
@@ -478,25 +622,25 @@ def settings_for_item(
         source = f"marker leakguard on {nodeid}"
         if mark.args:
             raise pytest.UsageError(
-                f"leakguard: {source} takes keyword arguments only, got {mark.args!r};"
+                f"leakguard: {source} takes keyword arguments only, got {shown(mark.args)};"
                 f" accepted: {', '.join(MARKER_KWARGS)}"
             )
         for key, raw in mark.kwargs.items():
             if key not in MARKER_KWARGS:
                 raise pytest.UsageError(
-                    f"leakguard: unknown argument {key}={raw!r} in {source};"
+                    f"leakguard: unknown argument {key}={shown(raw)} in {source};"
                     f" accepted: {', '.join(MARKER_KWARGS)}"
                 )
             if raw is None:
                 continue
-            values[key] = _parse(key, raw, units, f"{key}= of {source}")
+            values[key] = _convert(OPTIONS_BY_NAME[key], raw, units, f"{key}= of {source}")
     if not marked:
         return base
     values.setdefault("enabled", True)
-    if "budget" in values:
-        values["budget"] = base.budget.merged(values["budget"])
-    if "ignore" in values:
-        values["ignore"] = base.ignore + values["ignore"]
+    for key, value in values.items():
+        merge = OPTIONS_BY_NAME[key].merge  # the closest marker's value, over the run's
+        if merge is not None:
+            values[key] = merge(getattr(base, key), value)
     if "runs" in values and "max_runs" not in values:
         values["max_runs"] = max(values["runs"], base.max_runs)
     settings = dataclasses.replace(base, **values)

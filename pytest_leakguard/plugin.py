@@ -20,11 +20,8 @@ from .config import (
     MARKER_HELP,
     OPTIONS,
     Settings,
-    argparse_type,
     load_settings,
-    parse_bool,
-    parse_positive_runs,
-    parse_runs,
+    report_settings,
     settings_for_item,
 )
 from .probes import BUILTIN_PROBES, ProbeFactory
@@ -62,40 +59,11 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("leakguard", "memory-leak checks (pytest-leakguard)")
-    for setting, flag, ini_key, ini_help in OPTIONS:
-        dest = flag.lstrip("-").replace("-", "_")
-        help_text = ini_help.replace("%", "%%")  # argparse formats help with %
-        if setting in ("enabled", "strict", "native"):
-            group.addoption(flag, action="store_true", default=None, dest=dest, help=help_text)
-        elif setting == "explain":
-            group.addoption(
-                flag,
-                default=None,
-                dest=dest,
-                metavar="yes|no",
-                help=help_text,
-                type=argparse_type(parse_bool),
-            )
-        elif setting in ("runs", "max_runs", "warmup"):
-            group.addoption(
-                flag,
-                default=None,
-                dest=dest,
-                metavar="N",
-                help=help_text,
-                type=argparse_type(parse_positive_runs if setting != "warmup" else parse_runs),
-            )
-        else:
-            metavar = "PATH" if setting.endswith("path") else setting.upper()
-            group.addoption(flag, default=None, dest=dest, metavar=metavar, help=help_text)
-        ini_type: Any = "string"
-        if pytest.version_tuple >= (9, 2):
-            # the native [tool.pytest] table keeps TOML types: accept them too
-            ini_type = str | bool if setting in ("enabled", "strict", "explain", "native") else str
-            ini_type = (
-                str | int if setting in ("runs", "max_runs", "warmup", "budget") else ini_type
-            )
-        parser.addini(ini_key, help=ini_help, type=ini_type, default="")
+    # pytest 9.2's native [tool.pytest] table keeps TOML types: the ini keys accept them too
+    toml = pytest.version_tuple >= (9, 2)
+    for option in OPTIONS:
+        group.addoption(option.flag, **option.addoption_kwargs())
+        parser.addini(option.ini_key, help=option.full_help, type=option.ini_type(toml), default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -348,15 +316,8 @@ class LeakGuard:
         json_path, html_path = self.settings.json_path, self.settings.html_path
         if json_path is None and html_path is None:
             return
-        settings = {
-            "warmup": self.settings.warmup,
-            "runs": self.settings.runs,
-            "max_runs": self.settings.max_runs,
-            "budget": self.settings.budget.describe(self.units),
-            "strict": self.settings.strict,
-            "probes": list(self.settings.probes),
-            "allocation_counter": counter_installed(),
-        }
+        settings = report_settings(self.settings, self.units)
+        settings["allocation_counter"] = counter_installed()
         payload = json_report.build(self.results, settings, environment())
         if self.comparison is not None:
             payload["baseline"] = baseline.comparison_to_json(self.comparison)

@@ -25,51 +25,81 @@ _UNITS = {
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
+def shown(value: object, limit: int = 2000) -> str:
+    """``repr(value)`` for a message to a user: never raises, and is cut after ``limit`` characters.
+
+    ``repr`` raises for an integer of more than 4300 digits (Python 3.11+) and for
+    nesting deeper than the recursion limit; such values are described instead.
+    """
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        if isinstance(value, int):
+            return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+        return f"a {type(value).__name__} nested too deep"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+MAX_SIZE = 2**63 - 1
+"""The largest size (8 EiB) or count accepted: a budget or tolerance above it is a typo."""
+
+
 def parse_size(text: str | int | float) -> int:
     """Return the number of bytes in ``text`` (``512``, ``64 B``, ``1 KB``, ``1 KiB``, ``2 MiB``).
 
     ``KB``/``MB``/``GB`` are decimal (1000), ``KiB``/``MiB``/``GiB`` (and the
-    bare letters ``K``/``M``/``G``) binary (1024).  Raises ``ValueError`` with a
-    sentence that can be shown to a user.
+    bare letters ``K``/``M``/``G``) binary (1024).  Sizes are 0 to :data:`MAX_SIZE`.
+    Raises ``ValueError`` with a sentence that can be shown to a user.
     """
-    if isinstance(text, bool):
-        raise ValueError(f"{text!r} is not a size")
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        raise ValueError(f"{shown(text)} is not a size")
+    if isinstance(text, float) and not math.isfinite(text):
+        raise ValueError(f"{text!r} is not a finite size")
     if isinstance(text, (int, float)):
-        if not math.isfinite(text):
-            raise ValueError(f"{text!r} is not a finite size")
         if text < 0:
-            raise ValueError(f"{text!r} is negative; a size must be 0 or more")
-        return int(text)
+            raise ValueError(f"{shown(text)} is negative; a size must be 0 or more")
+        value = int(text)
+    else:
+        value = _parse_size_text(text)
+    if value > MAX_SIZE:
+        raise ValueError(f"{shown(text)} is too large; a size is at most {MAX_SIZE} bytes")
+    return value
+
+
+def _parse_size_text(text: str) -> int:
     match = _SIZE_RE.match(text)
     if not match:
         raise ValueError(
-            f"{text!r} is not a size; use a number of bytes with an optional unit,"
+            f"{shown(text)} is not a size; use a number of bytes with an optional unit,"
             " for example 512, 64 B, 1 KB, 1 KiB or 2 MiB"
         )
     number, unit = match.groups()
     factor = _UNITS.get(unit.lower())
     if factor is None:
         raise ValueError(
-            f"{text!r} has an unknown unit {unit!r}; use B, KB, MB, GB, KiB, MiB or GiB"
+            f"{shown(text)} has an unknown unit {unit!r}; use B, KB, MB, GB, KiB, MiB or GiB"
         )
-    value = int(Decimal(number) * factor)  # exact, unlike float(number) * factor
-    if value >= 2**63:
-        raise ValueError(f"{text!r} is too large")
-    return value
+    return int(Decimal(number) * factor)  # exact, unlike float(number) * factor
 
 
 def parse_count(text: str | int | float) -> float:
-    """Return a non-negative number of objects or blocks per run."""
+    """Return a number of objects or blocks per run (or a percentage): 0 to :data:`MAX_SIZE`."""
     if isinstance(text, bool):
         raise ValueError(f"{text!r} is not a count")
+    if not isinstance(text, (str, int, float)):
+        raise ValueError(f"{shown(text)} is not a number")
     try:
         value = float(text)
-    except (TypeError, ValueError):
-        raise ValueError(f"{text!r} is not a number") from None
+    except ValueError:
+        raise ValueError(f"{shown(text)} is not a number") from None
+    except OverflowError:  # an int beyond the float range
+        raise ValueError(f"{shown(text)} is not a finite number") from None
     if not math.isfinite(value):
-        raise ValueError(f"{text!r} is not a finite number")
+        raise ValueError(f"{shown(text)} is not a finite number")
     if value < 0:
-        raise ValueError(f"{text!r} is negative; a count must be 0 or more")
+        raise ValueError(f"{shown(text)} is negative; a count must be 0 or more")
+    if value > MAX_SIZE:
+        raise ValueError(f"{shown(text)} is too large; a count is at most {MAX_SIZE}")
     return value
 
 

@@ -18,8 +18,8 @@ from helpers import COUNTER_BUILT, HEAP_ENGINE, NO_COUNTER
 
 from pytest_leakguard.config import MARKER_KWARGS, OPTIONS
 
-FLAGS = {setting: flag for setting, flag, _, _ in OPTIONS}
-INI_KEYS = {setting: key for setting, _, key, _ in OPTIONS}
+FLAGS = {option.name: option.flag for option in OPTIONS}
+INI_KEYS = {option.name: option.ini_key for option in OPTIONS}
 SECTION = re.compile(r"^=+ leakguard =+$")
 HEADER = "leakguard: checking every test*"
 
@@ -90,7 +90,7 @@ def test_help_lists_every_option_and_ini_key(pytester: pytest.Pytester) -> None:
     assert result.ret == 0
     text = result.stdout.str()
     assert "memory-leak checks (pytest-leakguard)" in text
-    for _, flag, ini_key, _ in OPTIONS:
+    for flag, ini_key in ((option.flag, option.ini_key) for option in OPTIONS):
         assert re.search(rf"^\s+{re.escape(flag)}\b", text, re.MULTILINE), flag
         assert re.search(rf"^\s+{re.escape(ini_key)} \(", text, re.MULTILINE), ini_key
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from typing import Any
 
 import pytest
@@ -12,7 +13,13 @@ from pytest_leakguard.config import (
     DEFAULT_MAX_RUNS,
     DEFAULT_RUNS,
     DEFAULT_WARMUP,
+    KINDS,
+    MARKER_HELP,
     MARKER_KWARGS,
+    MAX_RUNS,
+    MAX_WARMUP,
+    OPTIONS,
+    OPTIONS_BY_NAME,
     RSS_FLOOR,
     Budget,
     Settings,
@@ -21,8 +28,11 @@ from pytest_leakguard.config import (
     parse_budget,
     parse_probes,
     parse_runs,
+    report_settings,
     settings_for_item,
 )
+
+pytest_plugins = ["pytester"]
 
 KIB = 1024
 MIB = 1024**2
@@ -479,3 +489,164 @@ def test_marker_bad_value_is_a_usage_error_naming_value_kwarg_and_test(
     message = usage_error({kwarg: value})
     assert kwarg in message
     assert repr(value) in message or str(value) in message, message
+
+
+# ---------------------------------------------------------------- bounds and types (issue #16)
+
+OUT_OF_RANGE_MARKER_VALUES = [
+    ("runs", 10**30),
+    ("runs", 10_001),
+    ("max_runs", 3_000_000_000),
+    ("warmup", 100_000_000),
+    ("warmup", "1001"),
+    ("probes", ["heap", 5]),
+    ("probes", {"heap": 1}),
+    ("probes", ("heap", None)),
+    ("ignore", {"thread:x": 1}),
+    ("budget", {5: "1 KiB"}),
+    ("budget", {"rss": 10**400}),
+    ("budget", 10**400),
+    ("budget", 1e300),
+    ("enabled", [True]),
+    ("strict", {"a": 1}),
+]
+
+
+@pytest.mark.parametrize(
+    ("kwarg", "value"),
+    OUT_OF_RANGE_MARKER_VALUES,
+    ids=[f"{k}={v!r}"[:40] for k, v in OUT_OF_RANGE_MARKER_VALUES],
+)
+def test_marker_value_out_of_range_or_of_a_wrong_type_is_a_usage_error(
+    kwarg: str, value: Any
+) -> None:
+    message = usage_error({kwarg: value})
+    assert f"{kwarg}= of marker leakguard on {NODEID}" in message
+    assert repr(value) in message
+
+
+def test_marker_integer_too_long_to_print_is_a_usage_error() -> None:
+    # repr() of an int of more than 4300 digits raises ValueError (Python 3.11+)
+    message = usage_error({"runs": 10**5000})
+    assert "runs= of marker leakguard on" in message
+    if hasattr(sys, "set_int_max_str_digits"):
+        assert "an integer of about 5000 digits" in message
+    else:
+        assert "1" + "0" * 1996 + "..." in message
+
+
+@pytest.mark.parametrize(
+    ("kwarg", "value", "bounds"),
+    [("runs", 10_000, "1 to 10000"), ("max_runs", 10_000, ""), ("warmup", 1000, "")],
+)
+def test_marker_values_at_the_bounds_are_accepted(kwarg: str, value: int, bounds: str) -> None:
+    assert getattr(for_item({kwarg: value}), kwarg) == value
+    if bounds:
+        assert bounds in usage_error({kwarg: value + 1})
+
+
+OUT_OF_RANGE_ARGS = [
+    (["-o", "leakguard_runs=99999999999999999999999"], "ini key leakguard_runs"),
+    (["-o", "leakguard_max_runs=3000000000"], "ini key leakguard_max_runs"),
+    (["-o", "leakguard_warmup=100000000"], "ini key leakguard_warmup"),
+    (["--leakguard-runs=10001"], "argument --leakguard-runs"),
+    (["--leakguard-max-runs=99999999999999999999999"], "argument --leakguard-max-runs"),
+    (["--leakguard-warmup=1001"], "argument --leakguard-warmup"),
+    (["--leakguard-budget=1e300"], "--leakguard-budget"),
+    (["-o", f"leakguard_budget=rss:{'9' * 30}"], "ini key leakguard_budget"),
+]
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["alone", "xdist"])
+@pytest.mark.parametrize(
+    ("args", "source"), OUT_OF_RANGE_ARGS, ids=[" ".join(a)[:40] for a, _ in OUT_OF_RANGE_ARGS]
+)
+def test_out_of_range_option_is_a_usage_error_naming_value_and_source(
+    pytester: pytest.Pytester, args: list[str], source: str, xdist: list[str]
+) -> None:
+    if xdist:
+        pytest.importorskip("xdist")
+    pytester.makepyfile("def test_it(): pass")
+    # --co: even an accepted value would not be measured (nor allocate its samples)
+    result = pytester.runpytest("--leakguard", "--co", *args, *xdist)
+    text = "\n".join(result.outlines + result.errlines)
+    assert "INTERNALERROR" not in text, text
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, text
+    assert source in text
+    assert args[-1].partition("=")[2] in text
+
+
+CRASHING_MARKERS = ["runs=10**30", 'probes=["heap", 5]', "warmup=1001", "budget={'rss': [1]}"]
+"""Run for real, not with --co (the worker checks markers as it collects): no value here may
+allocate much where it is accepted, as on main, where warmup=10**8 allocated 6.4 GB."""
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["alone", "xdist"])
+@pytest.mark.parametrize("args", CRASHING_MARKERS)
+def test_marker_out_of_range_or_wrong_type_fails_cleanly_under_xdist_too(
+    pytester: pytest.Pytester, args: str, xdist: list[str]
+) -> None:
+    if xdist:
+        pytest.importorskip("xdist")
+    pytester.makepyfile(
+        test_bad=f"""
+        import pytest
+
+        @pytest.mark.leakguard({args})
+        def test_it():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(*xdist)
+    text = "\n".join(result.outlines + result.errlines)
+    assert "INTERNALERROR" not in text, text
+    assert "node down" not in text, text  # no worker crashed
+    assert "crashed" not in text, text
+    # a usage error alone (4); a collection error of that test under xdist (1 or 2)
+    expected = (4,) if not xdist else (1, 2, 4)
+    assert result.ret in expected, text
+    assert "marker leakguard on test_bad.py::test_it" in text
+
+
+# ---------------------------------------------------------------- the option rows (issue #17)
+
+
+def test_report_settings_are_the_json_reports_settings() -> None:
+    settings = dataclasses.replace(BASE, runs=4, budget=Budget(KIB, {}), strict=True)
+    assert report_settings(settings, UNITS) == {
+        "warmup": DEFAULT_WARMUP,
+        "runs": 4,
+        "max_runs": DEFAULT_MAX_RUNS,
+        "budget": "1.0 KiB/run (rss 64.0 KiB/run)",
+        "strict": True,
+        "probes": list(PROBES),
+    }
+
+
+def test_every_row_is_well_formed() -> None:
+    names = [option.name for option in OPTIONS]
+    assert len(set(names)) == len(names)
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    for option in OPTIONS:
+        assert option.name in fields, option.name
+        assert option.kind in KINDS, option.name
+        assert option.ini_key.startswith("leakguard")
+        assert "-" not in option.ini_key
+        kwargs = option.addoption_kwargs()
+        assert kwargs["default"] is None  # "not given" falls through to the ini value
+        assert ("action" in kwargs) == (option.kind == "flag")
+    assert tuple(o.name for o in OPTIONS if o.marker is not None) == MARKER_KWARGS
+    assert all(f"{kwarg}=" in MARKER_HELP for kwarg in MARKER_KWARGS)
+
+
+def test_a_numbers_bounds_are_checked_on_every_path() -> None:
+    runs = OPTIONS_BY_NAME["runs"]
+    assert runs.bounds == (1, MAX_RUNS)
+    assert runs.convert("10000", UNITS) == MAX_RUNS
+    with pytest.raises(ValueError, match=r"'10001' is more than 10000; use 1 to 10000"):
+        runs.convert("10001", UNITS)
+    check = runs.argparse_type()
+    assert check is not None
+    with pytest.raises(argparse.ArgumentTypeError, match=r"'0' is less than 1; use 1 to 10000"):
+        check("0")
+    assert OPTIONS_BY_NAME["warmup"].bounds == (0, MAX_WARMUP)

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-from pytest_leakguard.units import format_amount, format_size, parse_count, parse_size
+from pytest_leakguard.units import (
+    MAX_SIZE,
+    format_amount,
+    format_size,
+    parse_count,
+    parse_size,
+    shown,
+)
 
 KIB = 1024
 MIB = 1024**2
@@ -268,3 +279,50 @@ def test_growth_in_a_failure_message_has_one_decimal_at_most() -> None:
     assert "dict +0.7" in text
     assert "module app . CACHE (dict): +1/run" in text
     assert "333" not in text
+
+
+# ---------------------------------------------------------------- bounds and odd types (issue #16)
+
+HAS_DIGIT_LIMIT = hasattr(sys, "set_int_max_str_digits")
+
+
+OUT_OF_RANGE = [
+    (parse_size, 10**400, "is too large"),  # math.isfinite(10**400) raised OverflowError
+    (parse_size, 2**63, "is too large"),
+    (parse_size, 1e300, "is too large"),
+    (parse_size, [1], "is not a size"),
+    (parse_size, None, "is not a size"),
+    (parse_size, {"a": 1}, "is not a size"),
+    (parse_count, 10**400, "is not a finite number"),  # float(10**400) raised OverflowError
+    (parse_count, 2**64, "is too large"),
+    (parse_count, "1e300", "is too large"),
+    (parse_count, [1], "is not a number"),
+]
+
+
+@pytest.mark.parametrize(
+    ("parse", "value", "fragment"),
+    OUT_OF_RANGE,
+    ids=[f"{p.__name__}-{v!r}"[:30] for p, v, _ in OUT_OF_RANGE],
+)
+def test_out_of_range_numbers_and_other_types_are_rejected(
+    parse: Callable[[Any], object], value: object, fragment: str
+) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        parse(value)
+
+
+def test_parse_size_accepts_the_largest_size() -> None:
+    assert parse_size(MAX_SIZE) == MAX_SIZE == 2**63 - 1
+
+
+def test_shown_is_repr_cut_short_and_never_raises() -> None:
+    assert shown("1 KiB") == "'1 KiB'"
+    assert shown("x" * 5000) == repr("x" * 5000)[:1997] + "..."
+    # repr() of an int of more than 4300 digits raises on Python 3.11+
+    expected = "an integer of about 5000 digits" if HAS_DIGIT_LIMIT else "1" + "0" * 1996 + "..."
+    assert shown(10**5000) == expected
+    nested: list[object] = []
+    for _ in range(100_000):
+        nested = [nested]
+    assert shown(nested) == "a list nested too deep"

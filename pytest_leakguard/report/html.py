@@ -17,11 +17,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-from ..units import format_amount
+from ..units import format_amount, shown
 from ..verdict import (
     CLEAN,
     ERROR,
@@ -217,9 +217,66 @@ def esc(value: object) -> str:
     return escape(str(value), quote=True)
 
 
+class ReportError(Exception):
+    """A JSON report that cannot be rendered; the message names the file and the problem."""
+
+
+def read_report(path: str) -> dict[str, Any]:
+    """Read a ``--leakguard-json`` report for :func:`render`; raises :class:`ReportError`."""
+    import json
+
+    from .json_report import SCHEMA_VERSION
+
+    try:
+        with open(path, encoding="utf-8") as stream:
+            payload = json.load(stream)
+    # ValueError: not JSON, or an integer of more than 4300 digits; RecursionError: too deep
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ReportError(f"cannot read JSON report {path}: {shown(exc)}") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("tests"), list):
+        raise ReportError(f"{path} is not a leakguard JSON report")
+    version = payload.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise ReportError(f"{path} has an unknown report version")
+    return payload
+
+
+_DEPTH = 24
+"""Containers nested deeper than this in a report are dropped: the report's own are ~8 deep."""
+_LIMIT = 2.0**63
+"""Numbers beyond this are dropped: no figure is that large, and the charts' arithmetic stays
+finite."""
+
+
+def _clean(value: Any, depth: int = 0) -> Any:
+    """A report's value made safe to render: hand-edited or hostile JSON may hold anything.
+
+    Non-finite and out-of-range numbers become ``None`` (``str`` of a huge integer
+    raises, ``float`` of it overflows), containers deeper than :data:`_DEPTH` too.
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        finite = not isinstance(value, float) or math.isfinite(value)
+        return value if finite and -_LIMIT <= value <= _LIMIT else None
+    if isinstance(value, Mapping):
+        if depth >= _DEPTH:
+            return None
+        return {str(k): _clean(v, depth + 1) for k, v in value.items() if _key(k)}
+    if isinstance(value, (list, tuple)):
+        return None if depth >= _DEPTH else [_clean(v, depth + 1) for v in value]
+    return value  # an object of an in-process payload: trusted
+
+
+def _key(key: Any) -> bool:
+    """Whether a mapping's key can be shown (JSON keys are strings; a payload's may not be)."""
+    return isinstance(key, str) or _clean(key) is not None
+
+
 def render(payload: Mapping[str, Any]) -> str:
     """The whole HTML page for a JSON report dict (``{"version", "settings", ...}``)."""
-    tests = _ordered([_normalise(t) for t in payload.get("tests") or [] if isinstance(t, Mapping)])
+    payload = _clean(payload)
+    tests = _ordered([_normalise(t) for t in _items(payload.get("tests"))])
     anchors: dict[str, str] = {}  # node id -> the id of its section, for links
     for index, test in enumerate(tests):
         anchors.setdefault(test["nodeid"], f"t{index}")
@@ -258,46 +315,68 @@ def render(payload: Mapping[str, Any]) -> str:
 def _normalise(test: Mapping[str, Any]) -> dict[str, Any]:
     """A test's dict with every field present and of the expected type (hand-edited JSON)."""
     data = dict(test)
-    data["nodeid"] = str(data.get("nodeid") or "")
-    data["verdict"] = str(data.get("verdict") or SKIPPED)
+    data["nodeid"] = _text(data.get("nodeid"))
+    data["verdict"] = _text(data.get("verdict")) or SKIPPED
     for key in ("reason", "error", "message"):
-        data[key] = str(data.get(key) or "")
+        data[key] = _text(data.get(key))
     for key in ("warmup", "runs"):
-        value = data.get(key)
-        data[key] = value if isinstance(value, int) and not isinstance(value, bool) else 0
-    for key in (
-        "growth_per_run",
-        "tail_growth_per_run",
-        "sustained_growth_per_run",
-        "rising_runs",
-        "trend",
-        "thresholds",
-        "units",
-        "samples",
-    ):
-        value = data.get(key)
-        data[key] = dict(value) if isinstance(value, Mapping) else {}
+        data[key] = _whole(data.get(key))
+    for key in ("growth_per_run", "tail_growth_per_run", "sustained_growth_per_run"):
+        data[key] = _typed(data.get(key), lambda v: _number(v) is not None)
+    data["thresholds"] = _typed(
+        data.get("thresholds"), lambda v: v is None or _number(v) is not None
+    )
+    data["rising_runs"] = _typed(
+        data.get("rising_runs"), lambda v: v is not False and _whole(v) == v
+    )
+    for key in ("trend", "units"):
+        data[key] = _typed(data.get(key), lambda v: isinstance(v, str))
+    data["samples"] = _typed(data.get("samples"), lambda v: isinstance(v, list))
+    data["suppressions"] = _items(data.get("suppressions"))
     if not isinstance(data.get("explanation"), Mapping):
         data["explanation"] = None
     return data
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def _whole(value: Any) -> int:
+    """A count of runs: a whole number 0 or more, else 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _typed(value: Any, ok: Callable[[Any], bool]) -> dict[str, Any]:
+    """A mapping's entries whose values pass ``ok`` (an entry of the wrong type is left out)."""
+    return {k: v for k, v in value.items() if ok(v)} if isinstance(value, Mapping) else {}
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+_BAD_FIGURES = (KeyError, TypeError, ValueError, AttributeError, ArithmeticError)
+"""What a verdict rebuilt from hand-edited figures may raise: the page then shows the raw ones."""
+
+
 def _verdict(test: Mapping[str, Any]) -> Verdict | None:
-    try:
-        return Verdict.from_dict(test)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    if test["verdict"] not in VERDICTS:
         return None
+    try:
+        verdict = Verdict.from_dict(test)
+        for check in (verdict.summary, verdict.message, verdict.severity):
+            check()  # on hand-edited figures, these may raise too
+    except _BAD_FIGURES:
+        return None
+    return verdict
 
 
 def _ordered(tests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The terminal summary's order: leaks (worst first), inconclusive, error, clean, skipped."""
     try:
         return [dict(t) for t in ordered(tests)]
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except _BAD_FIGURES:
         rank = {status: index for index, status in enumerate(VERDICTS)}
         return sorted(tests, key=lambda t: (rank.get(t["verdict"], len(rank)), t["nodeid"]))
 
