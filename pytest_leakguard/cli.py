@@ -30,6 +30,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="RULES",
         help=f"tolerated increase per probe or unit group (default {baseline.DEFAULT_RULES})",
     )
+    compare.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="accept files of incomplete runs (interrupted, a crashed xdist worker)",
+    )
     html = commands.add_parser(
         "html",
         help="build the HTML report from a saved JSON report",
@@ -47,8 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(f"argument --fail: {exc}")
     try:
-        old = baseline.load(args.old)
-        new = baseline.load(args.new)
+        old = baseline.load(args.old, args.allow_incomplete)
+        new = baseline.load(args.new, args.allow_incomplete)
     except baseline.BaselineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -61,8 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _html(report: str, output: str) -> int:
     import json
 
+    from .files import write_text
     from .report import html
-    from .report.json_report import SCHEMA_VERSION, write_text_atomic
+    from .report.json_report import SCHEMA_VERSION
 
     try:
         with open(report, encoding="utf-8") as stream:
@@ -76,6 +82,6 @@ def _html(report: str, output: str) -> int:
     if not isinstance(payload.get("version"), int) or payload["version"] > SCHEMA_VERSION:
         print(f"error: {report} has an unknown report version", file=sys.stderr)
         return 2
-    write_text_atomic(output, html.render(payload))
+    write_text(output, html.render(payload))
     print(f"wrote {output}")
     return 0

@@ -258,6 +258,8 @@ class Settings:
     explain: bool = True
     baseline_path: str | None = None
     save_baseline_path: str | None = None
+    allow_incomplete: bool = False
+    """Save, and compare with, a baseline of a run that did not check every test."""
     compare_fail: Mapping[str, Rule] = field(default_factory=dict)
     ignore: tuple[tuple[str, str], ...] = ()
     """Suppressions: (kind, glob pattern) pairs, kind one of ``IGNORE_KINDS``."""
@@ -333,6 +335,13 @@ OPTIONS: tuple[tuple[str, str, str, str], ...] = (
         " PATH.bak)",
     ),
     (
+        "allow_incomplete",
+        "--leakguard-allow-incomplete",
+        "leakguard_allow_incomplete",
+        "save a baseline even when the run is incomplete (interrupted, stopped early, an xdist"
+        " worker crashed), and compare with an incomplete baseline or report",
+    ),
+    (
         "compare_fail",
         "--leakguard-compare-fail",
         "leakguard_compare_fail",
@@ -380,6 +389,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "strict": parse_bool,
     "explain": parse_bool,
     "native": parse_bool,
+    "allow_incomplete": parse_bool,
     "json_path": str,
     "graph_dir": parse_directory,
     "html_path": str,
