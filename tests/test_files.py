@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from test_baseline_e2e import PLUGINS, XDIST_MODES, isolated, output  # noqa: F401 (fixture)
 
-from pytest_leakguard import files
 from pytest_leakguard.baseline import load
 
 QUICK = (*PLUGINS, "--leakguard", "--leakguard-warmup=1", "--leakguard-runs=1")
@@ -100,6 +99,8 @@ def test_a_character_device_is_written_in_place_not_replaced(pytester: pytest.Py
 
 
 def test_a_fifo_with_a_reader_gets_the_report(tmp_path: Path) -> None:
+    from pytest_leakguard import files
+
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     received: list[str] = []
@@ -138,6 +139,8 @@ def test_a_socket_is_refused_at_configure_time(pytester: pytest.Pytester) -> Non
 
 
 def test_regular_file_keeps_its_mode(tmp_path: Path) -> None:
+    from pytest_leakguard import files
+
     path = tmp_path / "r.json"
     path.write_text("old")
     path.chmod(0o640)
