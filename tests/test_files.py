@@ -163,15 +163,18 @@ BAD_PATHS = [
     "flag", ["--leakguard-json", "--leakguard-html", "--leakguard-save-baseline"]
 )
 @pytest.mark.parametrize(("value", "fragment"), BAD_PATHS)
+@pytest.mark.parametrize("mode", XDIST_MODES)
 def test_a_bad_output_path_is_a_usage_error_before_any_test(
-    pytester: pytest.Pytester, flag: str, value: str, fragment: str
+    pytester: pytest.Pytester, flag: str, value: str, fragment: str, mode: tuple[str, ...]
 ) -> None:
+    if "-n" in mode:
+        pytest.importorskip("xdist")
     if value.startswith("/proc") and not Path("/proc/self").is_dir():
         pytest.skip("no /proc")
     pytester.makepyfile(test_app="def test_ran():\n    open('ran', 'w').close()\n")
     pytester.makefile("", a_file="not a directory")
     good = "--leakguard-json=good.json" if flag != "--leakguard-json" else "--leakguard-html=g.html"
-    result = pytester.runpytest_subprocess(*QUICK, good, f"{flag}={value}")
+    result = pytester.runpytest_subprocess(*QUICK, *mode, good, f"{flag}={value}")
     assert_usage_error(result, flag, fragment)
     assert not (pytester.path / "ran").exists(), "the tests ran before the path was checked"
 
@@ -201,9 +204,12 @@ FAILING_AT_THE_END = [
 
 
 @pytest.mark.parametrize(("flag", "value", "line"), FAILING_AT_THE_END)
+@pytest.mark.parametrize("mode", XDIST_MODES)
 def test_a_write_that_fails_at_the_end_does_not_stop_the_others(
-    pytester: pytest.Pytester, flag: str, value: str, line: str
+    pytester: pytest.Pytester, flag: str, value: str, line: str, mode: tuple[str, ...]
 ) -> None:
+    if "-n" in mode:
+        pytest.importorskip("xdist")
     # Both paths are fine when pytest starts: a FIFO may get a reader, and the
     # test makes "late" a directory meanwhile.
     pytester.makepyfile(
@@ -216,7 +222,8 @@ def test_a_write_that_fails_at_the_end_does_not_stop_the_others(
         "--leakguard-save-baseline": "b.json",
         flag: value,
     }
-    result = pytester.runpytest_subprocess(*QUICK, *(f"{f}={v}" for f, v in outputs.items()))
+    args = (f"{f}={v}" for f, v in outputs.items())
+    result = pytester.runpytest_subprocess(*QUICK, *mode, *args)
     assert_clean_exit(result)
     result.stdout.fnmatch_lines([line])
     assert result.ret == pytest.ExitCode.TESTS_FAILED, output(result)  # asked for, not written
