@@ -410,7 +410,8 @@ class LeakGuard:
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             return "interrupted" + (f": {stopped}" if isinstance(stopped, str) else "")
         if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-            return f"the session ended with {pytest.ExitCode(exitstatus).name}"
+            name = getattr(exitstatus, "name", None) or f"exit status {int(exitstatus)}"
+            return f"the session ended with {name}"
         if stopped:
             return f"stopped early: {stopped}" if isinstance(stopped, str) else "stopped early"
         return None
