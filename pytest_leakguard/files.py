@@ -93,7 +93,7 @@ def _write_in_place(path: str, target: str, mode: int, text: str) -> None:
     try:
         fd = os.open(target, flags)
     except OSError as exc:
-        if exc.errno == errno.ENXIO:
+        if exc.errno == errno.ENXIO and stat.S_ISFIFO(mode):
             raise OutputPathError(
                 f"cannot write {path}: it is a FIFO (named pipe) that nobody is reading"
             ) from None
@@ -184,9 +184,10 @@ def remove_stale_temporaries(directory: str) -> list[str]:
 
 def _stale(middle: str, path: str) -> bool:
     pid, sep, _ = middle.partition("-")
-    if sep and pid.isdigit():
+    # os.kill(pid, 0) would terminate the process on Windows: there, age alone decides.
+    if sep and pid.isdigit() and os.name == "posix":
         return int(pid) != os.getpid() and not _alive(int(pid))
-    try:  # an older name without a process id: stale once it is old
+    try:  # no process id to ask (an older name, or Windows): stale once it is old
         return time.time() - os.lstat(path).st_mtime > _STALE_SECONDS
     except OSError:
         return False

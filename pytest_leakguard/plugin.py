@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import _pytest.runner
 import pytest
@@ -43,6 +43,7 @@ from .units import PROBE_UNITS
 from .verdict import ERROR, INCONCLUSIVE, LEAK, SKIPPED, Verdict
 
 ITEM_SETTINGS = pytest.StashKey[Settings]()
+T = TypeVar("T")
 PLUGIN_NAME = "leakguard-session"
 
 _STATUS_WORDS = {
@@ -350,7 +351,7 @@ class LeakGuard:
         return result
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.results and self.comparison is None:
+        if not self.results and self.comparison is None and not self.saved:
             return
         terminalreporter.write_sep("=", "leakguard")
         verbose = self.config.get_verbosity() > 0
@@ -395,12 +396,13 @@ class LeakGuard:
             payload["baseline"] = baseline.comparison_to_json(self.comparison)
         # Each write on its own: one that fails must not cost the others.
         if json_path is not None:
-            self._write(session, "JSON report", json_path, lambda p: files.write_json(p, payload))
+            target = str(self._path(json_path))
+            self._write(session, "JSON report", lambda: files.write_json(target, payload))
         if html_path is not None:
             from .report import html
 
-            text = html.render(payload)
-            self._write(session, "HTML report", html_path, lambda p: files.write_text(p, text))
+            text, page = html.render(payload), str(self._path(html_path))
+            self._write(session, "HTML report", lambda: files.write_text(page, text))
 
     def _incomplete(self, session: pytest.Session, exitstatus: int) -> str | None:
         """Why this run did not check every test it should have, or ``None``."""
@@ -429,27 +431,22 @@ class LeakGuard:
             )
             return
         results = baseline.from_results(self.results, environment(), incomplete)
-        backups: list[str | None] = []
-        if self._write(
-            session, "baseline", target, lambda p: backups.append(baseline.save(p, results))
-        ):
-            kept = f" (the previous one kept as {backups[0]})" if backups[0] else ""
+        backup = self._write(session, "baseline", lambda: baseline.save(target, results) or "")
+        if backup is not None:
+            kept = f" (the previous one kept as {backup})" if backup else ""
             mark = f", marked incomplete ({incomplete})" if incomplete else ""
             self.saved.append((f"leakguard: baseline saved to {target}{kept}{mark}", {}))
 
-    def _write(
-        self, session: pytest.Session, what: str, path: str, write: Callable[[str], object]
-    ) -> bool:
-        """Write one output; a failure is reported (and fails the run), not raised."""
-        target = str(self._path(path))
+    def _write(self, session: pytest.Session, what: str, write: Callable[[], T]) -> T | None:
+        """Write one output and return what ``write`` returns; on failure, ``None``: the
+        failure is reported (and fails the run), not raised."""
         try:
-            write(target)
-        except (files.OutputPathError, OSError) as exc:
+            return write()
+        except OSError as exc:  # files.OutputPathError included
             self.saved.append((f"leakguard: ERROR: {what} not written: {exc}", {"red": True}))
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            return False
-        return True
+            return None
 
 
 @dataclass

@@ -240,6 +240,7 @@ def test_a_write_that_fails_at_the_end_does_not_stop_the_others(
 # ---------------------------------------------------------------- stale temporary files
 
 
+@pytest.mark.skipif(os.name != "posix", reason="process ids are asked with os.kill(pid, 0)")
 def test_stale_temporary_files_of_dead_writers_are_removed(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_app=TESTS)
     out = pytester.mkdir("out")
@@ -256,6 +257,20 @@ def test_stale_temporary_files_of_dead_writers_are_removed(pytester: pytest.Pyte
     result = pytester.runpytest_subprocess(*QUICK, "--leakguard-json=out/r.json")
     assert result.ret == pytest.ExitCode.OK, output(result)
     assert sorted(p.name for p in out.iterdir()) == [alive.name, "r.json"]
+
+
+def test_temporary_files_without_a_process_id_are_stale_once_old(tmp_path: Path) -> None:
+    from pytest_leakguard import files
+
+    old = tmp_path / ".leakguard-abc123.tmp"  # as written before the names carried a pid
+    recent = tmp_path / ".leakguard-def456.tmp"
+    other = tmp_path / "notes.tmp"
+    for path in (old, recent, other):
+        path.write_text("x")
+    os.utime(old, (1, 1))
+    os.utime(other, (1, 1))
+    assert files.remove_stale_temporaries(str(tmp_path)) == [str(old)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [recent.name, other.name]
 
 
 # ---------------------------------------------------------------- incomplete runs
