@@ -217,7 +217,8 @@ def save(path: str, baseline: Baseline) -> str | None:
     """Write as :func:`pytest_leakguard.files.write_text` does; an existing regular file
     (or a link's target) is kept as ``PATH.bak``. Returns the backup path.
 
-    Raises :class:`pytest_leakguard.files.OutputPathError` when it cannot be written.
+    Raises :class:`OSError` (:class:`pytest_leakguard.files.OutputPathError` for the
+    file itself) when it cannot be written.
     """
     backup = None
     if os.path.isfile(path):  # not a FIFO or a device: copying one would block or fail
