@@ -23,7 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .report.json_report import SCHEMA_VERSION, write_atomic
+from .files import write_json
+from .report.json_report import SCHEMA_VERSION
 from .units import PROBE_UNITS, format_amount, parse_count, parse_size, shown
 
 FORMAT = "pytest-leakguard-baseline"
@@ -86,18 +87,26 @@ class Baseline:
 
     tests: dict[str, dict[str, Any]]
     environment: dict[str, Any] = field(default_factory=dict)
+    incomplete_reason: str | None = None
+    """Why the run did not check every test (``"interrupted"``...), or ``None``."""
 
     def to_json(self) -> dict[str, Any]:
         """The file's content."""
         return {
             "format": FORMAT,
             "version": VERSION,
+            "complete": self.incomplete_reason is None,
+            "incomplete_reason": self.incomplete_reason,
             "environment": self.environment,
             "tests": self.tests,
         }
 
 
-def from_results(results: Sequence[Mapping[str, Any]], environment: Mapping[str, Any]) -> Baseline:
+def from_results(
+    results: Sequence[Mapping[str, Any]],
+    environment: Mapping[str, Any],
+    incomplete_reason: str | None = None,
+) -> Baseline:
     """A baseline from the verdict dicts of a run (tests not measured are left out)."""
     tests: dict[str, dict[str, Any]] = {}
     for data in results:
@@ -110,11 +119,26 @@ def from_results(results: Sequence[Mapping[str, Any]], environment: Mapping[str,
             "growth_per_run": {k: float(v) for k, v in growth.items()},
             "units": dict(data.get("units", {})),
         }
-    return Baseline(tests, dict(environment))
+    return Baseline(tests, dict(environment), incomplete_reason)
 
 
-def load(path: str) -> Baseline:
-    """Read a baseline or a JSON report; :class:`BaselineError` names the file and the problem."""
+def load(path: str, allow_incomplete: bool = False) -> Baseline:
+    """Read a baseline or a JSON report; :class:`BaselineError` names the file and the problem.
+
+    The file of a run that did not check every test (interrupted, a crashed xdist
+    worker) is refused unless ``allow_incomplete``: its missing tests would read as removed.
+    """
+    found = _read(path)
+    if found.incomplete_reason is not None and not allow_incomplete:
+        raise BaselineError(
+            f"{path} is incomplete ({found.incomplete_reason}): it lacks the tests that did"
+            " not run; use --leakguard-allow-incomplete (pytest) or --allow-incomplete"
+            " (pytest-leakguard compare) to use it anyway"
+        )
+    return found
+
+
+def _read(path: str) -> Baseline:
     try:
         with open(path, encoding="utf-8") as stream:
             text = stream.read()
@@ -157,7 +181,7 @@ def _from_baseline(data: Mapping[str, Any], path: str) -> Baseline:
     if not isinstance(tests, dict):
         raise BaselineError(f"baseline file {path} is malformed: 'tests' is not an object")
     checked = {str(nodeid): _entry(entry, path, str(nodeid)) for nodeid, entry in tests.items()}
-    return Baseline(checked, _environment(data.get("environment", {})))
+    return Baseline(checked, _environment(data.get("environment", {})), _incomplete(data))
 
 
 def _from_report(data: Mapping[str, Any], path: str) -> Baseline:
@@ -168,7 +192,7 @@ def _from_report(data: Mapping[str, Any], path: str) -> Baseline:
             _number(value, path, _label(test.get("nodeid")))
     found = from_results(data["tests"], {})
     checked = {nodeid: _entry(entry, path, nodeid) for nodeid, entry in found.tests.items()}
-    return Baseline(checked, _environment(data.get("environment", {})))
+    return Baseline(checked, _environment(data.get("environment", {})), _incomplete(data))
 
 
 def _label(nodeid: Any) -> str:
@@ -202,6 +226,13 @@ FIGURE_LIMIT = 2.0**63
 two figures stay finite, so the comparison and its table never overflow."""
 
 
+def _incomplete(data: Mapping[str, Any]) -> str | None:
+    """The reason a file marks itself incomplete (files without the mark are complete)."""
+    if data.get("complete", True) is not False:
+        return None
+    return str(data.get("incomplete_reason") or "incomplete")
+
+
 def _number(value: Any, path: str, nodeid: str) -> float:
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not numeric or (isinstance(value, float) and not math.isfinite(value)):
@@ -217,12 +248,17 @@ def _number(value: Any, path: str, nodeid: str) -> float:
 
 
 def save(path: str, baseline: Baseline) -> str | None:
-    """Write atomically; an existing file is kept as ``PATH.bak``. Returns the backup path."""
+    """Write as :func:`pytest_leakguard.files.write_text` does; an existing regular file
+    (or a link's target) is kept as ``PATH.bak``. Returns the backup path.
+
+    Raises :class:`OSError` (:class:`pytest_leakguard.files.OutputPathError` for the
+    file itself) when it cannot be written.
+    """
     backup = None
-    if os.path.exists(path):
+    if os.path.isfile(path):  # not a FIFO or a device: copying one would block or fail
         backup = path + ".bak"
         shutil.copy2(path, backup)
-    write_atomic(path, baseline.to_json())
+    write_json(path, baseline.to_json())
     return backup
 
 

@@ -81,6 +81,11 @@ def _compare_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="RULES",
         help=f"tolerated increase per probe or unit group (default {baseline.DEFAULT_RULES})",
     )
+    compare.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="accept files of incomplete runs (interrupted, a crashed xdist worker)",
+    )
     return compare
 
 
@@ -129,8 +134,8 @@ def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as exc:
         parser.error(f"argument --fail: {exc}")
     try:
-        old = baseline.load(args.old)
-        news = [baseline.load(path) for path in args.new]
+        old = baseline.load(args.old, args.allow_incomplete)
+        news = [baseline.load(path, args.allow_incomplete) for path in args.new]
         shards = [merge.read(path) for path in [args.old, *args.new]]
         new = news[0] if len(news) == 1 else merge.merge_baselines(shards[1:])
     except (baseline.BaselineError, merge.InputError) as exc:

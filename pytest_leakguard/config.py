@@ -269,6 +269,8 @@ class Settings:
     explain: bool = True
     baseline_path: str | None = None
     save_baseline_path: str | None = None
+    allow_incomplete: bool = False
+    """Save, and compare with, a baseline of a run that did not check every test."""
     compare_fail: Mapping[str, Rule] = field(default_factory=dict)
     ignore: tuple[tuple[str, str], ...] = ()
     """Suppressions: (kind, glob pattern) pairs, kind one of ``IGNORE_KINDS``."""
@@ -475,6 +477,14 @@ OPTIONS: tuple[Option, ...] = (
         "--leakguard-save-baseline",
         "write this run's figures as a baseline to this path (an existing file is kept as"
         " PATH.bak)",
+    ),
+    Option(
+        "allow_incomplete",
+        "--leakguard-allow-incomplete",
+        "save a baseline even when the run is incomplete (interrupted, stopped early, an xdist"
+        " worker crashed), and compare with an incomplete baseline or report",
+        _plain(parse_bool),
+        "flag",
     ),
     Option(
         "compare_fail",

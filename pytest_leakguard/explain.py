@@ -179,9 +179,21 @@ class Explainer:
         return result
 
 
+def _machinery(filename: str) -> bool:
+    """A frame of pytest, pluggy, this plugin, or the script that started the process.
+
+    The launcher (``venv/bin/pytest``) is named as started: a relative path is neither
+    under ``sys.prefix`` nor in ``site-packages``, so it is recognised as ``__main__``.
+    """
+    if any(part in filename for part in _SKIP):
+        return True
+    return filename == getattr(sys.modules.get("__main__"), "__file__", None)
+
+
 def _is_user_frame(filename: str, rootdir: str) -> bool:
-    if filename.startswith("<") or any(part in filename for part in _SKIP):
+    if filename.startswith("<") or _machinery(filename):
         return False
+    filename = os.path.normpath(filename)  # "/venv/bin/../lib/..." is under sys.prefix
     if "site-packages" in filename or filename.startswith(sys.prefix):
         return False
     return filename.startswith(rootdir) or not filename.startswith(sys.base_prefix)
@@ -194,7 +206,7 @@ def _sites(
     for stat in after.compare_to(before, "traceback"):
         if stat.size_diff <= 0:
             continue
-        frames = [f for f in stat.traceback if not any(p in f.filename for p in _SKIP)]
+        frames = [f for f in stat.traceback if not _machinery(f.filename)]
         if not frames:
             continue
         # tracemalloc lists the oldest frame first: the site is the innermost user frame.

@@ -7,19 +7,20 @@ import os
 import platform
 import sys
 import sysconfig
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import _pytest.runner
 import pytest
 
-from . import __version__, baseline
+from . import __version__, baseline, files
 from .config import (
     MARKER_HELP,
     OPTIONS,
     Settings,
+    _ini_source,
     load_settings,
     report_settings,
     settings_for_item,
@@ -27,8 +28,7 @@ from .config import (
 from .probes import BUILTIN_PROBES, ProbeFactory
 from .probes.memory import counter_installed, heap_engine, stop_session_counting
 from .report import codequality, github, json_report
-from .report.json_report import write_text_atomic
-from .report.terminal import LeakRepr, summary_lines
+from .report.terminal import LeakRepr, cwd_relative, summary_lines
 from .rerun import forget_request
 from .runner import (
     _drop_stale_finalizers,
@@ -42,6 +42,7 @@ from .units import PROBE_UNITS
 from .verdict import ERROR, INCONCLUSIVE, LEAK, SKIPPED, Verdict
 
 ITEM_SETTINGS = pytest.StashKey[Settings]()
+T = TypeVar("T")
 PLUGIN_NAME = "leakguard-session"
 
 _STATUS_WORDS = {
@@ -64,6 +65,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option in OPTIONS:
         group.addoption(option.flag, **option.addoption_kwargs())
         parser.addini(option.ini_key, help=option.full_help, type=option.ini_type(toml), default="")
+
+
+_PATH_FLAGS = tuple(o.flag for o in OPTIONS if o.metavar == "PATH" or o.kind == "dir")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    """``--leakguard-json PATH`` with PATH existing: pytest took PATH for a test path when
+    it chose the rootdir and ini file (before plugins load); it cannot be undone here."""
+    misread = files.misread_paths(args, _PATH_FLAGS, early_config.invocation_params.dir)
+    if not misread:
+        return
+    moved = files.setup_moved(early_config, [value for _, value in misread])
+    if moved is not None:
+        flag, value = misread[0]
+        raise pytest.UsageError(
+            f"leakguard: pytest took {value}, an existing path after {flag}, for a test path"
+            " (it chooses the rootdir and the ini file before it loads plugins, so before it"
+            f" knows that {flag} takes a value): {moved}. Join the option and its value"
+            f" with '=': {flag}={value}"
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -119,16 +141,40 @@ class LeakGuard:
         self.controller = not hasattr(config, "workerinput")
         self.baseline: baseline.Baseline | None = None
         self.comparison: baseline.Comparison | None = None
-        self.saved: list[str] = []
+        self.saved: list[tuple[str, dict[str, bool]]] = []
+        """Lines (with markup) about the files written, for the terminal summary."""
+        self.crashed: list[str] = []
+        """The xdist workers that went down with an error (their tests are missing)."""
         if settings.baseline_path is not None and self.controller:
             try:
-                self.baseline = baseline.load(str(self._path(settings.baseline_path)))
+                self.baseline = baseline.load(
+                    str(self._path(settings.baseline_path)), settings.allow_incomplete
+                )
             except baseline.BaselineError as exc:
                 raise pytest.UsageError(f"leakguard: {exc}") from None
-        paths = (settings.save_baseline_path, settings.json_path, settings.html_path)
-        for path in (*paths, settings.codequality_path):
-            if path is not None and self._path(path).is_dir():
-                raise pytest.UsageError(f"leakguard: {path} is a directory, not a file path")
+        if self.controller:
+            self._check_outputs()
+
+    def _check_outputs(self) -> None:
+        """Every output path is checked now: a bad one must not cost a whole run's reports."""
+        s = self.settings
+        for setting, value in (
+            ("save_baseline_path", s.save_baseline_path),
+            ("json_path", s.json_path),
+            ("html_path", s.html_path),
+            ("codequality_path", s.codequality_path),
+        ):
+            if value is None:
+                continue
+            problem = files.check_output_path(self._path(value))
+            if problem is not None:
+                raise pytest.UsageError(
+                    f"leakguard: invalid value {value!r} for {_source(self.config, setting)}:"
+                    f" {value} {problem}"
+                )
+
+    def _shown(self, nodeid: str) -> str:
+        return cwd_relative(nodeid, self.config.rootpath, self.config.invocation_params.dir)
 
     def _path(self, path: str) -> Path:
         return Path(self.config.invocation_params.dir) / path
@@ -276,68 +322,116 @@ class LeakGuard:
         return result
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.results and self.comparison is None:
+        if not self.results and self.comparison is None and not self.saved:
             return
         terminalreporter.write_sep("=", "leakguard")
         verbose = self.config.get_verbosity() > 0
         if self.results:
-            for text, markup in summary_lines(self.results, verbose):
+            for text, markup in summary_lines(self.results, verbose, self._shown):
                 terminalreporter.write_line(text, **markup)
         if self.comparison is not None:
             terminalreporter.write_sep("-", "leakguard baseline comparison")
             red = self.comparison.failed
             for line in baseline.table(self.comparison):
                 terminalreporter.write_line(line, red=red, green=not red)
-        for line in self.saved:
-            terminalreporter.write_line(line)
+        for line, markup in self.saved:
+            terminalreporter.write_line(line, **markup)
         if self.controller:  # GitHub reads workflow commands from the step's output
             rootdir, start = self.config.rootpath, self.config.invocation_params.dir
             for line in github.workflow_commands(self.results, rootdir, os.environ, start):
                 terminalreporter.write_line(line)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object | None) -> None:
+        """xdist, on the controller: a worker that went down with an error lost its tests."""
+        if error is not None:
+            worker = getattr(getattr(node, "gateway", None), "id", node)
+            self.crashed.append(f"{worker}: {error}".strip())
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         stop_session_counting()
         if not self.controller:
             return
+        incomplete = self._incomplete(session, exitstatus)
         if self.settings.save_baseline_path is not None:
-            target = str(self._path(self.settings.save_baseline_path))
-            complete = exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
-            if not complete or session.shouldstop or session.shouldfail:
-                # A partial run's figures would replace the baseline's with fewer tests.
-                self.saved.append(
-                    f"leakguard: baseline not saved to {target}: the session was interrupted"
-                )
-            else:
-                results = baseline.from_results(self.results, environment())
-                backup = baseline.save(target, results)
-                kept = f" (the previous one kept as {backup})" if backup else ""
-                self.saved.append(f"leakguard: baseline saved to {target}{kept}")
-        self._write_ci_reports()
+            self._save_baseline(session, incomplete)
+        self._write_ci_reports(session)
         json_path, html_path = self.settings.json_path, self.settings.html_path
         if json_path is None and html_path is None:
             return
         settings = report_settings(self.settings, self.units)
         settings["allocation_counter"] = counter_installed()
-        payload = json_report.build(self.results, settings, environment())
+        payload = json_report.build(self.results, settings, environment(), incomplete)
         if self.comparison is not None:
             payload["baseline"] = baseline.comparison_to_json(self.comparison)
+        # Each write on its own: one that fails must not cost the others.
         if json_path is not None:
-            json_report.write_atomic(str(self._path(json_path)), payload)
+            target = str(self._path(json_path))
+            self._write(session, "JSON report", lambda: files.write_json(target, payload))
         if html_path is not None:
             from .report import html
 
-            write_text_atomic(str(self._path(html_path)), html.render(payload))
+            text, page = html.render(payload), str(self._path(html_path))
+            self._write(session, "HTML report", lambda: files.write_text(page, text))
 
-    def _write_ci_reports(self) -> None:
+    def _incomplete(self, session: pytest.Session, exitstatus: int) -> str | None:
+        """Why this run did not check every test it should have, or ``None``."""
+        if self.crashed:
+            return f"an xdist worker went down ({'; '.join(self.crashed)})"
+        stopped = session.shouldfail or session.shouldstop
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            return "interrupted" + (f": {stopped}" if isinstance(stopped, str) else "")
+        if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            name = getattr(exitstatus, "name", None) or f"exit status {int(exitstatus)}"
+            return f"the session ended with {name}"
+        if stopped:
+            return f"stopped early: {stopped}" if isinstance(stopped, str) else "stopped early"
+        return None
+
+    def _save_baseline(self, session: pytest.Session, incomplete: str | None) -> None:
+        target = str(self._path(self.settings.save_baseline_path or ""))
+        if incomplete is not None and not self.settings.allow_incomplete:
+            # A partial run's figures would replace the baseline's with fewer tests.
+            self.saved.append(
+                (
+                    f"leakguard: baseline not saved to {target}: the run is incomplete"
+                    f" ({incomplete}); --leakguard-allow-incomplete saves it marked so",
+                    {"yellow": True},
+                )
+            )
+            return
+        results = baseline.from_results(self.results, environment(), incomplete)
+        backup = self._write(session, "baseline", lambda: baseline.save(target, results) or "")
+        if backup is not None:
+            kept = f" (the previous one kept as {backup})" if backup else ""
+            mark = f", marked incomplete ({incomplete})" if incomplete else ""
+            self.saved.append((f"leakguard: baseline saved to {target}{kept}{mark}", {}))
+
+    def _write(self, session: pytest.Session, what: str, write: Callable[[], T]) -> T | None:
+        """Write one output and return what ``write`` returns; on failure, ``None``: the
+        failure is reported (and fails the run), not raised."""
+        try:
+            return write()
+        except OSError as exc:  # files.OutputPathError included
+            self.saved.append((f"leakguard: ERROR: {what} not written: {exc}", {"red": True}))
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return None
+
+    def _write_ci_reports(self, session: pytest.Session) -> None:
         """GitLab's Code Quality report when asked; GitHub's step summary on GitHub Actions."""
         rootdir, start = self.config.rootpath, self.config.invocation_params.dir
         if self.settings.codequality_path is not None:
             target = str(self._path(self.settings.codequality_path))
-            codequality.write(target, self.results, rootdir, os.environ, start)
+            self._write(
+                session,
+                "Code Quality report",
+                lambda: codequality.write(target, self.results, rootdir, os.environ, start),
+            )
         try:
             github.write_summary(self.results, rootdir, os.environ, start)
         except OSError as exc:  # the runner's file, not asked for: say so, do not crash
-            self.saved.append(f"leakguard: GitHub step summary not written: {exc}")
+            self.saved.append((f"leakguard: GitHub step summary not written: {exc}", {}))
 
 
 @dataclass
@@ -390,6 +484,15 @@ def _own_runs(item: pytest.Item) -> Iterator[None]:
 
 _CALL_AND_REPORT = _pytest.runner.call_and_report
 """pytest's own, as imported before any plugin ran a test (flaky replaces it meanwhile)."""
+
+
+def _source(config: pytest.Config, setting: str) -> str:
+    """Where a setting's value came from: its flag, or its ini key in the named file."""
+    for option in OPTIONS:
+        if option.name == setting:
+            given = config.getoption(option.ini_key)
+            return option.flag if given is not None else _ini_source(config, option.ini_key)
+    return setting
 
 
 def _showing_setup(config: pytest.Config) -> bool:

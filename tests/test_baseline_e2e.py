@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from pytest_leakguard.baseline import FORMAT, VERSION, load
+from pytest_leakguard.baseline import FORMAT, VERSION, load, save
 
 LEAK_ENV = "LEAKGUARD_TEST_LEAK"
 
@@ -342,6 +342,10 @@ def test_interrupted_save_never_leaves_a_broken_file(tmp_path: Path, signum: int
         # SIGKILL gives no chance to clean up: a leftover temporary file is
         # acceptable (it is hidden, never read, and the baseline is intact).
         assert len(temporaries) <= 1
+        # ...until the next write beside it, which removes what the dead writer left.
+        save(str(path), load(str(path)))
+        assert list(tmp_path.glob(".leakguard-*.tmp")) == []
+        assert sorted(load(str(path)).tests) == ["test_old.py::test_old"]
 
 
 # ---------------------------------------------------------------- JUnit XML
@@ -594,3 +598,24 @@ def test_compare_command_rules_decide(runs: dict[str, Any]) -> None:
         "--fail=bytes:64KiB,count:100,resources:0",
     )
     assert done.returncode == 0, done
+
+
+def test_compare_command_refuses_an_incomplete_file_unless_allowed(
+    runs: dict[str, Any], tmp_path: Path
+) -> None:
+    # A report of an interrupted run lacks the tests that did not run.
+    report = json.loads((runs["path"] / "leaking-report.json").read_text())
+    assert report["complete"] is True
+    report.update(complete=False, incomplete_reason="interrupted")
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps(report))
+    refused = compare_both_ways(runs["path"], "clean-baseline.json", str(partial))
+    assert refused.returncode == 2, refused
+    assert refused.stdout == ""
+    assert f"{partial} is incomplete (interrupted)" in refused.stderr
+    assert "--allow-incomplete" in refused.stderr
+    allowed = compare_both_ways(
+        runs["path"], "clean-baseline.json", str(partial), "--allow-incomplete"
+    )
+    assert allowed.returncode == 1, allowed  # the comparison itself: the leak regresses
+    assert "REGRESSION" in allowed.stdout

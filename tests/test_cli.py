@@ -160,6 +160,11 @@ BAD_FLAGS = [
     ),
     ("ignore", "--leakguard-ignore=thread:", ["--leakguard-ignore", "'thread:'"]),
     ("native", "--leakguard-native=yes", ["--leakguard-native", "'yes'"]),
+    (
+        "allow_incomplete",
+        "--leakguard-allow-incomplete=yes",
+        ["--leakguard-allow-incomplete", "'yes'"],
+    ),
     ("graph_dir", "--leakguard-graph-dir=", ["--leakguard-graph-dir", "is empty"]),
     (
         "graph_dir",

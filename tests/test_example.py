@@ -53,7 +53,7 @@ def test_example_reports_the_leak_its_line_and_its_holder(pytester: pytest.Pytes
             "who keeps it alive (containers growing per run):",
             "  module shop.handlers . _RESPONSE_CACHE (dict): +1/run *",
             "*= leakguard =*",
-            "LEAKED tests/test_orders.py::test_receipt - *",
+            "LEAKED shop/tests/test_orders.py::test_receipt - *",  # as pytest prints it
             "7 checked: 1 leaked, 6 clean",
             "*= 1 failed, 6 passed in *",
         ]
@@ -77,7 +77,7 @@ def test_event_bus_holding_subscribers_strongly_would_leak(pytester: pytest.Pyte
             "growing types (objects per run): *shop.notifications.Notifier +1*",
             "who keeps it alive (containers growing per run):",
             "  module shop.events . bus . _subscribers . order.created (list): +1/run *",
-            "LEAKED tests/test_orders.py::test_order_confirmation_is_sent - *",
+            "LEAKED shop/tests/test_orders.py::test_order_confirmation_is_sent - *",
         ]
     )
 

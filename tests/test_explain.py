@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from typing import Any
 
 import pytest
@@ -360,3 +362,67 @@ def test_the_absorbing_run_counts_for_the_walks() -> None:
         del globals()["_KEPT"]
     holders = {h["path"]: h["growth_per_run"] for h in result["holders"]}
     assert holders[f"module {__name__} . _KEPT (list)"] == 1
+
+
+# ---------------------------------------------------------------- the launcher's frame
+
+
+@pytest.fixture
+def launcher(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> tuple[str, str]:
+    """(rootdir, launcher): `../venv/bin/pytest` started from the project.
+
+    Python names the script "/project/../venv/bin/pytest": under the rootdir as a
+    string, and not under ``sys.prefix``.
+    """
+    rootdir = str(tmp_path / "project")
+    script = f"{rootdir}/../venv/bin/pytest"
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", script, raising=False)
+    return rootdir, script
+
+
+def test_the_launcher_started_by_a_relative_path_is_not_a_user_frame(
+    launcher: tuple[str, str],
+) -> None:
+    from pytest_leakguard.explain import _is_user_frame
+
+    rootdir, launcher_file = launcher
+    assert not _is_user_frame(launcher_file, rootdir)
+    assert not _is_user_frame(launcher_file, rootdir)
+    assert _is_user_frame(f"{rootdir}/tests/test_app.py", rootdir)
+
+
+def test_the_launcher_is_never_the_allocation_site(launcher: tuple[str, str]) -> None:
+    # Growth made by pytest's machinery, called from the launcher: no user frame
+    # but the test's own, which must be the site (not the launcher's line 8).
+    import tracemalloc
+
+    from pytest_leakguard.explain import _sites
+
+    rootdir, launcher_file = launcher
+    machinery: dict[str, Any] = {}
+    exec(
+        compile(
+            "def grow(kept):\n    kept.append(bytearray(5000))\n",
+            f"/x/_pytest{os.sep}runner.py",
+            "exec",
+        ),
+        machinery,
+    )
+    main: dict[str, Any] = {"grow": machinery["grow"]}
+    exec(compile("def console_main(kept):\n    grow(kept)\n", launcher_file, "exec"), main)
+    kept: list[bytearray] = []
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start(25)
+    try:
+        before = tracemalloc.take_snapshot()
+        for _ in range(3):
+            main["console_main"](kept)
+        after = tracemalloc.take_snapshot()
+    finally:
+        if started:
+            tracemalloc.stop()
+    sites = _sites(before, after, rootdir, 3)
+    assert sites, "the growth has a site"
+    assert all("bin/pytest" not in site["file"] for site in sites), sites
+    assert all("bin/pytest" not in line for site in sites for line in site["traceback"]), sites

@@ -82,6 +82,7 @@ h3 { font-size: 13px; margin: 14px 0 6px; text-transform: uppercase; letter-spac
         font: inherit; font-weight: 600; cursor: pointer; }
 .chip:hover, .chip.active { background: currentColor; }
 .chip:hover span, .chip.active span { color: #fff; }
+.incomplete { border-left: 4px solid var(--leak); }
 .v-leak { color: var(--leak); } .v-inconclusive { color: var(--inconclusive); }
 .v-error { color: var(--error); } .v-clean { color: var(--clean); }
 .v-skipped { color: var(--skipped); }
@@ -286,6 +287,8 @@ def render(payload: Mapping[str, Any]) -> str:
     probe_order = [str(p) for p in probes] if isinstance(probes, list) else []
     counts = _counts(tests)
     title = "pytest-leakguard report: " + (_count_phrase(counts) or "no test checked")
+    if payload.get("complete") is False:
+        title = "INCOMPLETE " + title
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -300,6 +303,12 @@ def render(payload: Mapping[str, Any]) -> str:
         "<body>",
         _header(tests, counts, settings, environment),
     ]
+    if payload.get("complete") is False:
+        reason = payload.get("incomplete_reason") or "the run did not finish"
+        parts.append(
+            '<p class="panel incomplete" id="incomplete"><strong>Incomplete report:</strong>'
+            f" {esc(reason)}; tests that did not run are missing.</p>"
+        )
     comparison = payload.get("baseline")
     if isinstance(comparison, Mapping):
         parts.append(_baseline_panel(comparison, anchors))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..suppress import used_counts
@@ -32,11 +34,14 @@ def ordered(results: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 
 def summary_lines(
-    results: Sequence[Mapping[str, Any]], verbose: bool
+    results: Sequence[Mapping[str, Any]],
+    verbose: bool,
+    shown: Callable[[str], str] = str,
 ) -> list[tuple[str, dict[str, bool]]]:
     """Lines (with markup) for the summary: one per non-clean test, then the counts.
 
-    Clean and skipped tests get a line of their own only when ``verbose``.
+    Clean and skipped tests get a line of their own only when ``verbose``.  ``shown``
+    turns a node id into the form to print (see :func:`cwd_relative`).
     """
     lines: list[tuple[str, dict[str, bool]]] = []
     for data in ordered(results):
@@ -45,7 +50,7 @@ def summary_lines(
             continue
         verdict = Verdict.from_dict(data)
         label = _LABELS[status]
-        line = f"{label} {data['nodeid']} - {verdict.summary()}"
+        line = f"{label} {shown(data['nodeid'])} - {verdict.summary()}"
         # Bytes first: they say how much, counts only how many.
         offending = sorted(verdict.offending, key=lambda t: t.unit != "bytes")
         samples = data.get("samples", {}).get(offending[0].probe) if offending else None
@@ -68,6 +73,19 @@ def summary_lines(
     lines.append((total, {colour: True, "bold": True}))
     lines.extend((line, {}) for line in suppressions_used(used))
     return lines
+
+
+def cwd_relative(nodeid: str, rootpath: Path, invocation_dir: Path) -> str:
+    """A node id as pytest's short summary prints it, its path relative to the directory
+    pytest was started from, so that it can be pasted back on a command line.
+
+    What ``Config.cwd_relative_nodeid`` does, whose argument became a ``NodeId`` object
+    in pytest 9.2.
+    """
+    if rootpath == invocation_dir:
+        return nodeid
+    path, sep, rest = nodeid.partition("::")
+    return os.path.relpath(rootpath / path, invocation_dir) + sep + rest
 
 
 def suppressions_used(used: Mapping[str, Mapping[str, float]]) -> list[str]:
