@@ -318,7 +318,7 @@ class LeakGuard:
             terminalreporter.write_line(line)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        stop_session_counting()
+        stop_session_counting(session)
         if not self.controller:
             return
         if self.settings.save_baseline_path is not None:

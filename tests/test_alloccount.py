@@ -282,3 +282,58 @@ def test_heap_probe_finds_a_4_byte_leak_with_either_engine(
     assert slow["trend"]["heap"] == "growing", slow
     assert slow["growth_per_run"]["heap"] == pytest.approx(4, abs=1), slow
     assert entries["test_slow.py::test_clean"]["verdict"] == "clean"
+
+
+SUBINTERPRETERS = """
+import json, sys, threading
+try:
+    import _interpreters as interpreters
+except ImportError:
+    import _xxsubinterpreters as interpreters
+from pytest_leakguard import _alloccount
+
+WORK = "x = [str(n) * 3 for n in range(20000)]\\ndel x\\n"
+
+def run_in_subinterpreters(count):
+    ids = [interpreters.create() for _ in range(count)]  # own GIL: the default
+    threads = [
+        threading.Thread(target=interpreters.run_string, args=(i, WORK * 20)) for i in ids
+    ]
+    for t in threads:
+        t.start()
+    keep = []
+    for n in range(20000):
+        keep.append(str(n) * 3)
+    for t in threads:
+        t.join()
+    for i in ids:
+        interpreters.destroy(i)
+
+def reading():
+    try:
+        return ["ok", _alloccount.current()]
+    except Exception as exc:
+        return [type(exc).__name__, str(exc)]
+
+_alloccount.start()
+run_in_subinterpreters(2)
+refused = reading()
+_alloccount.start()  # counting again once they are gone
+again = reading()
+print(json.dumps({"refused": refused, "again": again}))
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="own-GIL subinterpreters: 3.12+")
+@needs_counter
+def test_the_counter_refuses_to_count_beside_subinterpreters() -> None:
+    """Subinterpreters with their own GIL allocate concurrently: the counter ignores their
+    allocations (no data race on its table) and says it cannot count, until restarted."""
+    result = run_python(SUBINTERPRETERS)
+    kind, message = result["refused"]
+    assert kind == "RuntimeError", result
+    assert "subinterpreter" in message, result
+    assert "-X tracemalloc" in message, result
+    kind, value = result["again"]
+    assert kind == "ok", result
+    assert 0 <= value < 1 << 30, result
