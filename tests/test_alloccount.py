@@ -337,3 +337,40 @@ def test_the_counter_refuses_to_count_beside_subinterpreters() -> None:
     kind, value = result["again"]
     assert kind == "ok", result
     assert 0 <= value < 1 << 30, result
+
+
+OVERFLOW = """
+import json, resource
+from pytest_leakguard.probes import memory
+
+probe = memory.HeapProbe()
+probe.start()
+with open("/proc/self/statm") as f:
+    size = int(f.read().split()[0]) * resource.getpagesize()
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+# Little room left: the table (16 bytes a slot, 2 to 4 slots a block) cannot grow
+# long before the objects (16 bytes each) fill it.
+resource.setrlimit(resource.RLIMIT_AS, (size + (256 << 20), hard))
+keep = []
+refused = None
+try:
+    while refused is None:
+        keep.extend(object() for _ in range(100000))
+        try:
+            probe.sample()
+        except MemoryError as exc:
+            refused = str(exc)
+finally:
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+del keep
+probe.start()  # the next test's
+print(json.dumps({"refused": refused, "again": probe.sample()}))
+"""
+
+
+@needs_counter
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/statm, RLIMIT_AS")
+def test_a_counter_whose_table_could_not_grow_counts_again_for_the_next_test() -> None:
+    result = run_python(OVERFLOW)
+    assert "could not grow" in result["refused"], result
+    assert 0 <= result["again"] < 1 << 20, result

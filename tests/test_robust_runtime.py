@@ -8,6 +8,8 @@ session in a subprocess: the plugin's state is process-wide.
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from helpers import COUNTER_BUILT, run_leakguard
 
@@ -64,6 +66,8 @@ def test_in_process_pytester_leaves_the_outer_sessions_counting(
 # --- failing fixtures -------------------------------------------------------------
 
 TEARDOWNS = """
+import sys
+
 import pytest
 
 @pytest.fixture
@@ -100,6 +104,8 @@ def test_function_and_module_teardowns_failing_are_one_error(
 
 
 SCOPED = """
+import sys
+
 import pytest
 
 CALLS = []
@@ -258,12 +264,21 @@ def test_the_counter_stopped_behind_its_back_is_an_error_then_recovers(
             pass
         """
     )
+    _error_then_counting_again(pytester, "test_counter.py::test_stops_it", workers, "not started")
+
+
+def _error_then_counting_again(
+    pytester: pytest.Pytester, nodeid: str, workers: tuple[str, ...], *reasons: str
+) -> None:
+    """``nodeid``'s verdict is an error for ``reasons``; ``test_after`` in its file is not."""
     run = run_leakguard(pytester, "-p", "no:randomly", *QUICK, *workers)
     _no_crash(run.output(), run.result.ret)
-    entry = run.entry("test_counter.py::test_stops_it")
+    entry = run.entry(nodeid)
     assert entry["verdict"] == "error", entry
-    assert "not started" in entry["reason"], entry
-    assert run.entry("test_counter.py::test_after")["verdict"] != "error", run.output()
+    for reason in reasons:
+        assert reason in entry["reason"], entry
+    after = nodeid.split("::")[0] + "::test_after"
+    assert run.entry(after)["verdict"] != "error", run.output()
 
 
 # --- process-wide patches ---------------------------------------------------------
@@ -272,6 +287,8 @@ PATCHED = """
 import gc
 import subprocess
 import threading
+
+import sys
 
 import pytest
 from _pytest.tmpdir import TempPathFactory
@@ -333,3 +350,35 @@ def test_objects_the_user_froze_stay_frozen(pytester: pytest.Pytester) -> None:
     _no_crash(run.output(), run.result.ret)
     run.result.assert_outcomes(passed=2)
     assert run.entry("test_frozen.py::test_checked")["verdict"] != "error", run.output()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="own-GIL subinterpreters: 3.12+")
+@pytest.mark.skipif(not COUNTER_BUILT, reason="the allocation counter was not built")
+@XDIST
+def test_a_test_running_subinterpreters_gets_a_clear_error(
+    pytester: pytest.Pytester, workers: tuple[str, ...]
+) -> None:
+    pytester.makepyfile(
+        test_sub="""
+        import threading
+        try:
+            import _interpreters as interpreters
+        except ImportError:
+            import _xxsubinterpreters as interpreters
+
+        def test_subinterpreter():
+            interp = interpreters.create()  # its own GIL
+            thread = threading.Thread(
+                target=interpreters.run_string, args=(interp, "x = [str(n) for n in range(9999)]")
+            )
+            thread.start()
+            thread.join()
+            interpreters.destroy(interp)
+
+        def test_after():
+            pass
+        """
+    )
+    _error_then_counting_again(
+        pytester, "test_sub.py::test_subinterpreter", workers, "subinterpreters", "-X tracemalloc"
+    )
