@@ -10,13 +10,11 @@ the final teardown, which uses the real next item.
 from __future__ import annotations
 
 import collections
-import contextlib
 import functools
-import gc
 import traceback
 import warnings
 from array import array
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -33,7 +31,7 @@ from .probes import Probe, ProbeFactory
 from .probes.memory import measuring
 from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun, forget_request, function_scope_end
-from .settle import settle
+from .settle import frozen, settle
 from .suppress import Attribution, Suppressions, judge
 from .verdict import (
     CLEAN,
@@ -256,7 +254,7 @@ def measure(
     is the test's ``error`` verdict: the session goes on.
     """
     try:
-        with measuring(item.session), _frozen():
+        with measuring(item.session), frozen():
             return _measure(item, settings, factories)
     except Exception as exc:
         reason = str(exc) if isinstance(exc, ProbeFailed) else f"the check failed: {exc!r}"
@@ -266,23 +264,6 @@ def measure(
 def _traceback(exc: Exception) -> str:
     cause = exc.__cause__ if isinstance(exc, ProbeFailed) and exc.__cause__ else exc
     return "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
-
-
-@contextlib.contextmanager
-def _frozen() -> Iterator[None]:
-    """Objects that exist are moved out of the collector's reach (``gc.freeze``), so each
-    collection and each object count costs what the test allocated, not the size of
-    the heap.  Not if something is frozen already (by the user, or by the session this
-    one runs in): ``gc.unfreeze`` would thaw that too.
-    """
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _measure(

@@ -382,3 +382,37 @@ def test_a_test_running_subinterpreters_gets_a_clear_error(
     _error_then_counting_again(
         pytester, "test_sub.py::test_subinterpreter", workers, "subinterpreters", "-X tracemalloc"
     )
+
+
+def test_explaining_a_leak_freezes_nothing_more_than_the_user_froze(
+    pytester: pytest.Pytester,
+) -> None:
+    """The back-reference chain thaws what the check froze, never the user's objects."""
+    pytest.importorskip("objgraph")
+    pytester.makeconftest("import gc\n\ngc.freeze()\nFROZEN = gc.get_freeze_count()\n")
+    pytester.makepyfile(
+        test_frozen="""
+        import gc
+
+        import pytest
+
+        import conftest
+
+        class Kept:
+            pass
+
+        KEPT = []
+
+        def test_leaks():
+            KEPT.append(Kept())
+
+        @pytest.mark.leakguard(enabled=False)
+        def test_no_more_frozen():
+            assert 0 < gc.get_freeze_count() <= conftest.FROZEN
+        """
+    )
+    run = run_leakguard(pytester, "-p", "no:randomly", "--leakguard-explain=yes", *QUICK)
+    _no_crash(run.output(), run.result.ret)
+    run.result.assert_outcomes(passed=1, failed=1)
+    assert run.status("test_frozen.py::test_leaks") == "LEAKED", run.output()
+    assert "Kept" in run.output()
