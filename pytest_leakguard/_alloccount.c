@@ -16,6 +16,11 @@
  * a probe.  Both hooked domains are only called with the GIL held, so the
  * table needs no lock (the module refuses free-threaded builds).
  *
+ * From Python 3.12 on, a subinterpreter may have its own GIL: its allocations
+ * reach the same hooks concurrently.  The hooks never touch the table for an
+ * interpreter other than the one that called start(); they note that one
+ * allocated (foreign), and the count is refused until start() again.
+ *
  * The hooks stay installed once started: another hook (tracemalloc started
  * later) may wrap them and would otherwise call a stale allocator.  stop()
  * only stops counting and frees the table.
@@ -41,6 +46,18 @@ static int counting = 0;
 static int overflowed = 0; /* the table could not grow: counts are no longer exact */
 static int installed = 0;
 static int seen = 0; /* set by every hooked call; see hooked() */
+
+#if PY_VERSION_HEX >= 0x030C0000
+/* Subinterpreters may run without the main GIL: see ours(). */
+#define OWN_GIL_INTERPRETERS 1
+static PyInterpreterState *owner = NULL; /* the interpreter that called start() */
+static volatile int foreign = 0;         /* another interpreter allocated while counting */
+#if PY_VERSION_HEX >= 0x030D0000
+#define CURRENT_TSTATE() PyThreadState_GetUnchecked()
+#else
+#define CURRENT_TSTATE() _PyThreadState_UncheckedGet()
+#endif
+#endif
 
 static PyMemAllocatorEx old_mem, old_obj;
 
@@ -143,12 +160,27 @@ forget(void *p)
     table[i].size = 0;
 }
 
+/* Whether a hooked call may touch the table: it comes from the interpreter that
+ * started counting (under its GIL).  Any other one may hold another GIL. */
+static inline int
+ours(void)
+{
+#ifdef OWN_GIL_INTERPRETERS
+    PyThreadState *tstate = CURRENT_TSTATE();
+    if (tstate != NULL && PyThreadState_GetInterpreter(tstate) != owner) {
+        foreign = 1;
+        return 0;
+    }
+#endif
+    return 1;
+}
+
 #define HOOKS(NAME, OLD)                                                     \
     static void *NAME##_malloc(void *ctx, size_t n)                          \
     {                                                                        \
         void *p = OLD.malloc(OLD.ctx, n);                                    \
         seen = 1;                                                            \
-        if (counting) {                                                      \
+        if (counting && ours()) {                                            \
             add(p, n);                                                       \
         }                                                                    \
         return p;                                                            \
@@ -157,7 +189,7 @@ forget(void *p)
     {                                                                        \
         void *p = OLD.calloc(OLD.ctx, nelem, elsize);                        \
         seen = 1;                                                            \
-        if (counting && p != NULL) {                                         \
+        if (counting && p != NULL && ours()) {                               \
             add(p, nelem * elsize); /* no overflow: calloc succeeded */      \
         }                                                                    \
         return p;                                                            \
@@ -166,7 +198,7 @@ forget(void *p)
     {                                                                        \
         void *p = OLD.realloc(OLD.ctx, q, n);                                \
         seen = 1;                                                            \
-        if (counting && p != NULL) {                                         \
+        if (counting && p != NULL && ours()) {                               \
             forget(q);                                                       \
             add(p, n);                                                       \
         }                                                                    \
@@ -175,7 +207,7 @@ forget(void *p)
     static void NAME##_free(void *ctx, void *q)                              \
     {                                                                        \
         seen = 1;                                                            \
-        if (counting) {                                                      \
+        if (counting && ours()) {                                            \
             forget(q);                                                       \
         }                                                                    \
         OLD.free(OLD.ctx, q);                                                \
@@ -209,6 +241,9 @@ reset(void)
     used = 0;
     live = 0;
     overflowed = 0;
+#ifdef OWN_GIL_INTERPRETERS
+    foreign = 0;
+#endif
 }
 
 static PyObject *
@@ -228,6 +263,9 @@ alloccount_start(PyObject *module, PyObject *unused)
     }
     counting = 0;
     reset();
+#ifdef OWN_GIL_INTERPRETERS
+    owner = PyInterpreterState_Get();
+#endif
     if (grow() < 0) {
         return PyErr_NoMemory();
     }
@@ -251,6 +289,15 @@ check(void)
         PyErr_SetString(PyExc_RuntimeError, "the allocation counter is not started");
         return -1;
     }
+#ifdef OWN_GIL_INTERPRETERS
+    if (foreign) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the allocation counter cannot count while subinterpreters run (with "
+                        "their own GIL they allocate concurrently): its count is refused; "
+                        "use -X tracemalloc");
+        return -1;
+    }
+#endif
     if (overflowed) {
         PyErr_SetString(PyExc_MemoryError,
                         "the allocation counter's table could not grow: its count is lost");

@@ -31,6 +31,8 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .settle import thawed
+
 FRAMES = 25
 MAX_SITES = 10
 MAX_TYPES = 10
@@ -482,13 +484,10 @@ def _chain(
         target = objects[-1]
         del objects
     # Referrers in the frozen generation are invisible to gc.get_referrers.
-    gc.unfreeze()
-    try:
+    with thawed():
         chain = objgraph.find_backref_chain(target, objgraph.is_proper_module, max_depth=12)
         if graph is not None and found is not None:
             found["graph"] = _write_graph(objgraph, target, chain, graph, notes)
-    finally:
-        gc.freeze()
     if len(chain) < 2:
         return None
     links = [_describe_link(parent, child) for parent, child in zip(chain, chain[1:])]

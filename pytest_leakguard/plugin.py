@@ -349,7 +349,7 @@ class LeakGuard:
             self.crashed.append(f"{worker}: {error}".strip())
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        stop_session_counting()
+        stop_session_counting(session)
         if not self.controller:
             return
         incomplete = self._incomplete(session, exitstatus)

@@ -40,6 +40,8 @@ from _pytest.outcomes import Exit
 from _pytest.runner import CallInfo
 from _pytest.tmpdir import TempPathFactory, tmppath_result_key
 
+from .probes.patching import Patch
+
 ONCE_PER_RUN = ("capturemanager", "logging-plugin")
 """Plugins whose phase wrappers are applied once around a whole re-run instead."""
 
@@ -123,12 +125,11 @@ class Rerun:
 @contextlib.contextmanager
 def _same_temp_dirs(made: dict[tuple[int, str], list[Path]]) -> Iterator[None]:
     """Within the block, the n-th numbered ``mktemp(name)`` of a run reuses the last run's."""
-    original = TempPathFactory.mktemp
     used: dict[tuple[int, str], int] = {}
 
-    def mktemp(self: TempPathFactory, basename: str, numbered: bool = True) -> Path:
+    def mktemp(original: Any, self: TempPathFactory, basename: str, numbered: bool = True) -> Path:
         if not numbered:
-            return original(self, basename, numbered)
+            return cast(Path, original(self, basename, numbered))
         key = (id(self), basename)
         index = used[key] = used.get(key, -1) + 1
         paths = made.setdefault(key, [])
@@ -139,13 +140,14 @@ def _same_temp_dirs(made: dict[tuple[int, str], list[Path]]) -> Iterator[None]:
             return path
         path = original(self, basename, numbered)
         paths.append(path)
-        return path
+        return cast(Path, path)
 
-    TempPathFactory.mktemp = mktemp  # type: ignore[method-assign]
+    # Undone exactly: a session run in-process inside the test patches it too.
+    patch = Patch(TempPathFactory, "mktemp", mktemp)
     try:
         yield
     finally:
-        TempPathFactory.mktemp = original  # type: ignore[method-assign]
+        patch.undo()
 
 
 def function_scope_end(item: pytest.Item) -> pytest.Item:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import collections
 import functools
-import gc
+import traceback
 import warnings
 from array import array
 from collections.abc import Callable, Mapping, Sequence
@@ -28,9 +28,10 @@ from .explain import Explainer, graph_name
 from .held import held_reports
 from .native import NativeExplainer, rss_only
 from .probes import Probe, ProbeFactory
+from .probes.memory import measuring
 from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun, forget_request, function_scope_end
-from .settle import settle
+from .settle import frozen, settle
 from .suppress import Attribution, Suppressions, judge
 from .verdict import (
     CLEAN,
@@ -93,8 +94,7 @@ def run_test(
             reports.append(_final_teardown(item, nextitem) or first_teardown)
         else:
             verdict = Verdict(SKIPPED, reason="the test's teardown failed")
-            reports.append(first_teardown)
-            item.session._setupstate.teardown_exact(nextitem)
+            reports.append(_also_failed(first_teardown, _final_teardown(item, nextitem)))
     else:
         verdict = Verdict(SKIPPED, reason=reason)
         reports.append(call_and_report(item, "teardown", log=False, nextitem=nextitem))
@@ -113,7 +113,25 @@ def _final_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> pytest.T
     )
     if call.excinfo is None:
         return None
-    report: pytest.TestReport = item.ihook.pytest_runtest_makereport(item=item, call=call)
+    function = cast(Any, item)
+    cleared = hasattr(item, "_request") and function.funcargs is None
+    if cleared:
+        # Other plugins' report hooks read the fixtures' values (pytest-benchmark):
+        # as pytest-rerunfailures does, report before they are forgotten.
+        function.funcargs = {}
+    try:
+        report: pytest.TestReport = item.ihook.pytest_runtest_makereport(item=item, call=call)
+    finally:
+        if cleared:
+            function.funcargs = None
+    return report
+
+
+def _also_failed(report: pytest.TestReport, later: pytest.TestReport | None) -> pytest.TestReport:
+    """The test's failed teardown ``report``, with what failed in the teardown that waited
+    for the re-runs (a plain run has one teardown: pytest reports both failures there)."""
+    if later is not None:
+        report.sections.append(("higher-scoped teardown also failed", later.longreprtext))
     return report
 
 
@@ -213,10 +231,44 @@ class _Series:
         return {name: values[: self.count].tolist() for name, values in self.values.items()}
 
 
+class ProbeFailed(Exception):
+    """A probe raised: the check of the test ends with an ``error`` verdict naming it."""
+
+    def __init__(self, probe: str, method: str, exc: Exception) -> None:
+        super().__init__(f"probe {probe!r} failed in {method}(): {type(exc).__name__}: {exc}")
+
+
+def _probe_call(probe: Probe, method: str) -> Any:
+    try:
+        return getattr(probe, method)()
+    except Exception as exc:
+        raise ProbeFailed(probe.name, method, exc) from exc
+
+
 def measure(
     item: pytest.Item, settings: Settings, factories: Mapping[str, ProbeFactory]
 ) -> Verdict:
-    """Run the test ``warmup`` times, then between ``runs`` and ``max_runs`` times, sampling."""
+    """Run the test ``warmup`` times, then between ``runs`` and ``max_runs`` times, sampling.
+
+    Whatever goes wrong in the check itself (a probe raises, the counter refuses)
+    is the test's ``error`` verdict: the session goes on.
+    """
+    try:
+        with measuring(item.session), frozen():
+            return _measure(item, settings, factories)
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, ProbeFailed) else f"the check failed: {exc!r}"
+        return Verdict(ERROR, reason=reason, error=_traceback(exc))
+
+
+def _traceback(exc: Exception) -> str:
+    cause = exc.__cause__ if isinstance(exc, ProbeFailed) and exc.__cause__ else exc
+    return "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+
+
+def _measure(
+    item: pytest.Item, settings: Settings, factories: Mapping[str, ProbeFactory]
+) -> Verdict:
     global _JUDGED
     probes: list[Probe] = [factories[name]() for name in settings.probes]
     for probe in probes:
@@ -247,13 +299,13 @@ def measure(
         settle()
         index = series.count
         for probe in probes:
-            series.values[probe.name][index] = probe.sample()
+            value = _probe_call(probe, "sample")
+            try:
+                series.values[probe.name][index] = value
+            except (TypeError, OverflowError) as exc:
+                raise ProbeFailed(probe.name, "sample", exc) from exc
         series.count += 1
 
-    # Objects that existed before this test are moved out of the collector's
-    # reach, so each collection and each object count costs what the test
-    # allocated, not the size of the heap.
-    gc.freeze()
     started: list[Probe] = []
     verdict: Verdict | None = None
     decision: Decision | None = None
@@ -262,7 +314,7 @@ def measure(
     own = False
     try:
         for probe in probes:
-            probe.start()
+            _probe_call(probe, "start")
             started.append(probe)
         with warnings.catch_warnings(record=True) as recorded:
             # Recorded (and dropped) per run: pytest's own recorder would keep every
@@ -310,9 +362,7 @@ def measure(
                 if resources:
                     explanation = {**(explanation or {}), "resources": resources}
     finally:
-        for probe in reversed(started):
-            probe.stop()
-        gc.unfreeze()
+        _stop(started)
     samples = series.as_lists()
     if verdict is not None:
         made = series.count  # a sample after each run that passed (and s0), plus the failed run
@@ -334,6 +384,18 @@ def measure(
     elif observer is not None and observer.result is not None:
         _suppress(verdict, observer.result)
     return verdict
+
+
+def _stop(started: Sequence[Probe]) -> None:
+    """Stop every started probe (each restores what it patched), even if one raises."""
+    failed: ProbeFailed | None = None
+    for probe in reversed(started):
+        try:
+            _probe_call(probe, "stop")
+        except ProbeFailed as exc:
+            failed = failed or exc
+    if failed is not None:
+        raise failed
 
 
 TRACEMALLOC_OWN = (

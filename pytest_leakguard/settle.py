@@ -9,9 +9,11 @@ itself look like growth.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any, Callable
 
 
@@ -63,3 +65,41 @@ def settle() -> None:
     clear_interpreter_caches()
     compact_environ()
     gc.collect()
+
+
+_FROZEN: list[bool] = []
+"""Whether each check in progress froze the heap (see :func:`frozen`), innermost last."""
+
+
+@contextlib.contextmanager
+def frozen() -> Iterator[None]:
+    """Move the objects that exist out of the collector's reach (``gc.freeze``) for the block.
+
+    Each collection and each object count then costs what the test allocated, not
+    the size of the heap.  Not if something is frozen already (by the user, or by
+    the session this one runs in): ``gc.unfreeze`` would thaw that too.
+    """
+    freezing = not gc.get_freeze_count()
+    if freezing:
+        gc.freeze()
+    _FROZEN.append(freezing)
+    try:
+        yield
+    finally:
+        _FROZEN.pop()
+        if freezing:
+            gc.unfreeze()
+
+
+@contextlib.contextmanager
+def thawed() -> Iterator[None]:
+    """Within the block, what :func:`frozen` froze is not frozen (``gc.get_referrers``
+    does not see frozen objects); what the user froze stays frozen."""
+    ours = any(_FROZEN)
+    if ours:
+        gc.unfreeze()
+    try:
+        yield
+    finally:
+        if ours:
+            gc.freeze()

@@ -282,3 +282,95 @@ def test_heap_probe_finds_a_4_byte_leak_with_either_engine(
     assert slow["trend"]["heap"] == "growing", slow
     assert slow["growth_per_run"]["heap"] == pytest.approx(4, abs=1), slow
     assert entries["test_slow.py::test_clean"]["verdict"] == "clean"
+
+
+SUBINTERPRETERS = """
+import json, sys, threading
+try:
+    import _interpreters as interpreters
+except ImportError:
+    import _xxsubinterpreters as interpreters
+from pytest_leakguard import _alloccount
+
+WORK = "x = [str(n) * 3 for n in range(20000)]\\ndel x\\n"
+
+def run_in_subinterpreters(count):
+    ids = [interpreters.create() for _ in range(count)]  # own GIL: the default
+    threads = [
+        threading.Thread(target=interpreters.run_string, args=(i, WORK * 20)) for i in ids
+    ]
+    for t in threads:
+        t.start()
+    keep = []
+    for n in range(20000):
+        keep.append(str(n) * 3)
+    for t in threads:
+        t.join()
+    for i in ids:
+        interpreters.destroy(i)
+
+def reading():
+    try:
+        return ["ok", _alloccount.current()]
+    except Exception as exc:
+        return [type(exc).__name__, str(exc)]
+
+_alloccount.start()
+run_in_subinterpreters(2)
+refused = reading()
+_alloccount.start()  # counting again once they are gone
+again = reading()
+print(json.dumps({"refused": refused, "again": again}))
+"""
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="own-GIL subinterpreters: 3.12+")
+@needs_counter
+def test_the_counter_refuses_to_count_beside_subinterpreters() -> None:
+    """Subinterpreters with their own GIL allocate concurrently: the counter ignores their
+    allocations (no data race on its table) and says it cannot count, until restarted."""
+    result = run_python(SUBINTERPRETERS)
+    kind, message = result["refused"]
+    assert kind == "RuntimeError", result
+    assert "subinterpreter" in message, result
+    assert "-X tracemalloc" in message, result
+    kind, value = result["again"]
+    assert kind == "ok", result
+    assert 0 <= value < 1 << 30, result
+
+
+OVERFLOW = """
+import json, resource
+from pytest_leakguard.probes import memory
+
+probe = memory.HeapProbe()
+probe.start()
+with open("/proc/self/statm") as f:
+    size = int(f.read().split()[0]) * resource.getpagesize()
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+# Little room left: the table (16 bytes a slot, 2 to 4 slots a block) cannot grow
+# long before the objects (16 bytes each) fill it.
+resource.setrlimit(resource.RLIMIT_AS, (size + (256 << 20), hard))
+keep = []
+refused = None
+try:
+    while refused is None:
+        keep.extend(object() for _ in range(100000))
+        try:
+            probe.sample()
+        except MemoryError as exc:
+            refused = str(exc)
+finally:
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+del keep
+probe.start()  # the next test's
+print(json.dumps({"refused": refused, "again": probe.sample()}))
+"""
+
+
+@needs_counter
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/statm, RLIMIT_AS")
+def test_a_counter_whose_table_could_not_grow_counts_again_for_the_next_test() -> None:
+    result = run_python(OVERFLOW)
+    assert "could not grow" in result["refused"], result
+    assert 0 <= result["again"] < 1 << 20, result

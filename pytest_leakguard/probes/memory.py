@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
 import tracemalloc
+from collections.abc import Iterator
 from typing import Any, Callable
 
 
@@ -82,14 +84,20 @@ class HeapProbe:
     unit = "bytes"
 
     def start(self) -> None:
-        """Start counting for the rest of the session if not yet done."""
-        global _ENGINE
+        """Start counting for the rest of the session if not yet done (or broken)."""
+        global _ENGINE, _ENGINE_OWNER
+        if _ENGINE is not None and not _ENGINE.healthy():
+            # Stopped or refused behind our back: count afresh, for the same owner.
+            _ENGINE.stop()
+            _ENGINE = _start_engine()
         if _ENGINE is None:
             _ENGINE = _start_engine()
+            _ENGINE_OWNER = _session()
 
     def sample(self) -> int:
         """Return the counted bytes that are still allocated."""
-        assert _ENGINE is not None, "start() first"
+        if _ENGINE is None:
+            raise RuntimeError("the heap probe's counting was stopped (by another session?)")
         return _ENGINE.current()
 
     def stop(self) -> None:
@@ -104,13 +112,47 @@ class _Engine:
         self.current = current
         self.stop = stop
 
+    def healthy(self) -> bool:
+        """Whether it can still count (the counter may refuse; tracemalloc may be stopped)."""
+        try:
+            self.current()
+        except (RuntimeError, MemoryError):
+            return False
+        return True
+
 
 _ENGINE: _Engine | None = None
 _COUNTER: Any = None
 """The allocation counter once started for the session."""
+_ENGINE_OWNER: object = None
+_COUNTER_OWNER: object = None
+"""The sessions that started them: only those stop them (see :func:`stop_session_counting`)."""
+_SESSIONS: list[object] = []
+"""The sessions measuring a test, innermost last (see :func:`measuring`)."""
+
+
+@contextlib.contextmanager
+def measuring(session: object) -> Iterator[None]:
+    """Within the block, counting started here belongs to ``session``.
+
+    A session run in-process inside a test (``pytester.runpytest()``) measures
+    inside the outer session's measurement: when it ends it must not stop what
+    the outer session started.
+    """
+    _SESSIONS.append(session)
+    try:
+        yield
+    finally:
+        _SESSIONS.pop()
+
+
+def _session() -> object:
+    return _SESSIONS[-1] if _SESSIONS else None
 
 
 def _traced() -> int:
+    if not tracemalloc.is_tracing():
+        raise RuntimeError("tracemalloc was stopped while the heap probe counted with it")
     return tracemalloc.get_traced_memory()[0]
 
 
@@ -125,14 +167,26 @@ def _start_engine() -> _Engine:
 
 
 def _start_counter() -> Any:
-    """The allocation counter, started once for the session; ``None`` where it is not
-    built or ``tracemalloc`` already traces (then it is the ``heap`` probe's engine)."""
-    global _COUNTER
+    """The allocation counter, started once for the session (again if it stopped counting
+    or refused to); ``None`` where it is not built or ``tracemalloc`` already traces (then
+    it is the ``heap`` probe's engine)."""
+    global _COUNTER, _COUNTER_OWNER
+    if _COUNTER is not None and not _counts(_COUNTER):
+        _COUNTER.start()
     if _COUNTER is None and not tracemalloc.is_tracing():
         _COUNTER = _counter()
         if _COUNTER is not None:
             _COUNTER.start()
+            _COUNTER_OWNER = _session()
     return _COUNTER
+
+
+def _counts(counter: Any) -> bool:
+    try:
+        counter.current()
+    except (RuntimeError, MemoryError):
+        return False
+    return True
 
 
 def _counter() -> Any:
@@ -167,14 +221,18 @@ def heap_engine() -> str:
     return "allocation counter"
 
 
-def stop_session_counting() -> None:
-    """Stop what :class:`HeapProbe` and :class:`BlocksProbe` started (at the end of the session)."""
-    global _ENGINE, _COUNTER
-    if _ENGINE is not None:
-        engine, _ENGINE = _ENGINE, None
+def stop_session_counting(session: object = None) -> None:
+    """Stop what :class:`HeapProbe` and :class:`BlocksProbe` started (at the end of the session).
+
+    Only what ``session`` started: a session run inside another one's test leaves
+    the outer session's counting alone.
+    """
+    global _ENGINE, _COUNTER, _ENGINE_OWNER, _COUNTER_OWNER
+    if _ENGINE is not None and _ENGINE_OWNER in (session, None):
+        engine, _ENGINE, _ENGINE_OWNER = _ENGINE, None, None
         engine.stop()
-    if _COUNTER is not None:
-        counter, _COUNTER = _COUNTER, None
+    if _COUNTER is not None and _COUNTER_OWNER in (session, None):
+        counter, _COUNTER, _COUNTER_OWNER = _COUNTER, None, None
         counter.stop()
 
 

@@ -21,6 +21,8 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, Callable
 
+from .patching import Patch
+
 GRACE_DELAYS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16)
 """Backoff (seconds) while a thread or process count is above its starting value."""
 
@@ -129,7 +131,7 @@ class ThreadsProbe:
         self._baseline = 0
         self._before: set[int] = set()
         self._sites: weakref.WeakKeyDictionary[threading.Thread, str] = weakref.WeakKeyDictionary()
-        self._original: Any = None
+        self._patch: Patch | None = None
         self.ignore: Sequence[str] = ()
         """Patterns of thread names not counted (``ThreadPoolExecutor-*``)."""
 
@@ -142,26 +144,24 @@ class ThreadsProbe:
         """Record the live threads and start recording where new ones start."""
         self._baseline = self._count()
         self._before = {id(t) for t in threading.enumerate()}
-        original = threading.Thread.start
         sites = self._sites
 
-        def start(thread: threading.Thread) -> None:
-            frame = sys._getframe(1)
+        def start(original: Callable[..., None], thread: threading.Thread) -> None:
+            frame = sys._getframe(2)  # the caller of the patched start
             sites[thread] = f"{frame.f_code.co_filename}:{frame.f_lineno}"
             original(thread)
 
-        self._original = original
-        threading.Thread.start = start  # type: ignore[method-assign,assignment]
+        self._patch = Patch(threading.Thread, "start", start)
 
     def sample(self) -> int:
         """Return the number of live threads, after a grace period for finishing ones."""
         return _with_grace(self._count, self._baseline)
 
     def stop(self) -> None:
-        """Restore ``Thread.start``."""
-        if self._original is not None:
-            threading.Thread.start = self._original  # type: ignore[method-assign]
-            self._original = None
+        """Restore ``Thread.start`` (unless replaced again since, see :class:`Patch`)."""
+        if self._patch is not None:
+            self._patch.undo()
+            self._patch = None
 
     def explain(self) -> list[str]:
         """Name, target and start site of the threads started since :meth:`start`."""
@@ -256,7 +256,7 @@ class ProcessesProbe:
     def __init__(self) -> None:
         self._baseline = 0
         self._started: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._original: Any = None
+        self._patch: Patch | None = None
         self.ignore: Sequence[str] = ()
         """Patterns of command lines not counted (``*celery worker*``)."""
 
@@ -280,14 +280,12 @@ class ProcessesProbe:
         import subprocess
 
         started = self._started
-        original = subprocess.Popen.__init__
 
-        def init(popen: Any, *args: Any, **kwargs: Any) -> None:
+        def init(original: Callable[..., None], popen: Any, *args: Any, **kwargs: Any) -> None:
             original(popen, *args, **kwargs)
             started.add(popen)
 
-        self._original = original
-        subprocess.Popen.__init__ = init  # type: ignore[method-assign,assignment]
+        self._patch = Patch(subprocess.Popen, "__init__", init)
         self._baseline = len(self._running())
 
     def sample(self) -> int:
@@ -295,12 +293,10 @@ class ProcessesProbe:
         return _with_grace(lambda: len(self._running()), self._baseline)
 
     def stop(self) -> None:
-        """Restore ``Popen.__init__``."""
-        if self._original is not None:
-            import subprocess
-
-            subprocess.Popen.__init__ = self._original  # type: ignore[method-assign]
-            self._original = None
+        """Restore ``Popen.__init__`` (unless replaced again since, see :class:`Patch`)."""
+        if self._patch is not None:
+            self._patch.undo()
+            self._patch = None
 
     def explain(self) -> list[str]:
         """The command line of each child still running."""
