@@ -114,11 +114,7 @@ class _Engine:
 
     def healthy(self) -> bool:
         """Whether it can still count (the counter may refuse; tracemalloc may be stopped)."""
-        try:
-            self.current()
-        except (RuntimeError, MemoryError):
-            return False
-        return True
+        return _counts(self.current)
 
 
 _ENGINE: _Engine | None = None
@@ -171,7 +167,7 @@ def _start_counter() -> Any:
     or refused to); ``None`` where it is not built or ``tracemalloc`` already traces (then
     it is the ``heap`` probe's engine)."""
     global _COUNTER, _COUNTER_OWNER
-    if _COUNTER is not None and not _counts(_COUNTER):
+    if _COUNTER is not None and not _counts(_COUNTER.current):
         _COUNTER.start()
     if _COUNTER is None and not tracemalloc.is_tracing():
         _COUNTER = _counter()
@@ -181,9 +177,10 @@ def _start_counter() -> Any:
     return _COUNTER
 
 
-def _counts(counter: Any) -> bool:
+def _counts(current: Callable[[], int]) -> bool:
+    """Whether ``current()`` gives a count (the counter raises when its count is lost)."""
     try:
-        counter.current()
+        current()
     except (RuntimeError, MemoryError):
         return False
     return True
