@@ -89,7 +89,9 @@ def test_a_directory_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.mkdir("out")
     result = run(pytester, "--leakguard-codequality", "out")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: leakguard: out is a directory, not a file path"])
+    result.stderr.fnmatch_lines(
+        ["ERROR: leakguard: invalid value 'out' for --leakguard-codequality: out is a directory*"]
+    )
 
 
 def test_issues_by_verdict_and_stable_fingerprints() -> None:

@@ -103,7 +103,7 @@ def test_web_example_reports_the_leaking_listener_its_line_and_its_holder(
             "who keeps it alive (containers growing per run):",
             "  module notes.signals . note_shared . receivers (dict): +1/run *",
             "*= leakguard =*",
-            "LEAKED tests/test_api.py::test_share - *",
+            "LEAKED web/tests/test_api.py::test_share - *",
             "6 checked: 1 leaked, 5 clean",
             "*= 1 failed, 5 passed in *",
         ]

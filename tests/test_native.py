@@ -355,8 +355,9 @@ def test_native_lines_short_form() -> None:
     assert lines[0] == "native allocations left by 3 more runs (memray, per run):"
     assert lines[1] == "  f0 at lib.c:0: +1.0 KiB/run, +1 allocations/run"
     assert lines[2] == "      called from t.py:1 in test: call()"
-    assert len(lines) == 1 + 3 * 2 + 1  # top 3 sites, each with its caller; the note
-    assert lines[-1] == "note: a note"
+    assert len(lines) == 1 + 3 * 2 + 1 + 1  # top 3 sites, each with its caller; the note; the cost
+    assert lines[-2] == "note: a note"
+    assert lines[-1] == "explained in 0.50 s (--leakguard-explain=no to skip)"
 
 
 def _trend(probe: str, trend: str) -> ProbeTrend:
