@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.resources
 import json
 import math
 import re
@@ -197,6 +198,18 @@ def test_the_policy_allows_exactly_the_pages_own_script_and_style() -> None:
         assert f"{tag}-src 'sha256-{digest}'" in policy
     assert "unsafe-inline" not in policy
     assert "style=" not in text  # the policy would block style attributes
+
+
+def test_the_page_embeds_the_packaged_style_sheet_and_script() -> None:
+    # report/static/ is package data: what an installed wheel (or the checkout) ships.
+    static = importlib.resources.files("pytest_leakguard.report").joinpath("static")
+    style = static.joinpath("report.css").read_text(encoding="utf-8")
+    script = static.joinpath("report.js").read_text(encoding="utf-8")
+    assert style.startswith(":root {")
+    assert '"use strict";' in script
+    text = html.render(payload(MIXED))
+    assert f"<style>\n{style}</style>" in text
+    assert f"<script>\n{script}</script>" in text
 
 
 def test_leaks_come_first_worst_first_then_by_verdict() -> None:

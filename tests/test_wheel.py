@@ -52,4 +52,7 @@ def test_a_build_without_a_compiler_warns_and_installs_without_the_counter(
     (wheel,) = tmp_path.glob("pytest_leakguard-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "pytest_leakguard/plugin.py" in names
+    # the HTML report's style sheet and script are package data
+    assert "pytest_leakguard/report/static/report.css" in names
+    assert "pytest_leakguard/report/static/report.js" in names
     assert not [name for name in names if "_alloccount" in name and name.endswith((".so", ".pyd"))]

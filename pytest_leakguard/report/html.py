@@ -15,7 +15,9 @@ filter reads ``data-nodeid`` and ``data-verdict`` attributes.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import importlib.resources
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
@@ -53,150 +55,21 @@ _OPEN = (LEAK, INCONCLUSIVE, ERROR)
 _WIDTH, _HEIGHT = 270, 128
 _LEFT, _RIGHT, _TOP, _BOTTOM = 60, 8, 8, 20
 
-_STYLE = """
-:root {
-  color-scheme: light;
-  --fg: #1f2328; --muted: #59636e; --bg: #f6f8fa; --card: #ffffff; --line: #d1d9e0;
-  --leak: #c62828; --inconclusive: #a15c00; --error: #8e24aa; --clean: #2e7d32;
-  --skipped: #6e7781; --band: #eef1f4; --budget: #8c959f; --flat: #1f6feb;
-}
-* { box-sizing: border-box; }
-[hidden] { display: none !important; }
-body {
-  margin: 0; padding: 24px 32px 48px; background: var(--bg); color: var(--fg);
-  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
-}
-code, pre, .nodeid, .mono {
-  font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace;
-  font-size: 12.5px;
-}
-h1 { font-size: 22px; margin: 0 0 8px; }
-h2 { font-size: 16px; margin: 0 0 10px; }
-h3 { font-size: 13px; margin: 14px 0 6px; text-transform: uppercase; letter-spacing: .04em;
-     color: var(--muted); }
-.panel { background: var(--card); border: 1px solid var(--line); border-radius: 8px;
-         padding: 14px 18px; margin: 0 0 16px; }
-.counts { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin-top: 6px; }
-.total { font-weight: 600; margin-right: 6px; }
-.chip { border: 1px solid currentColor; border-radius: 999px; padding: 2px 12px; background: none;
-        font: inherit; font-weight: 600; cursor: pointer; }
-.chip:hover, .chip.active { background: currentColor; }
-.chip:hover span, .chip.active span { color: #fff; }
-.incomplete { border-left: 4px solid var(--leak); }
-.v-leak { color: var(--leak); } .v-inconclusive { color: var(--inconclusive); }
-.v-error { color: var(--error); } .v-clean { color: var(--clean); }
-.v-skipped { color: var(--skipped); }
-.facts { display: flex; gap: 4px 14px; align-items: baseline; margin-top: 8px; }
-.run { border-top: 1px solid var(--line); margin-top: 12px; padding-top: 4px; }
-.facts h2 { font-size: 12px; margin: 0; min-width: 96px; color: var(--muted);
-            text-transform: uppercase; letter-spacing: .04em; }
-.facts dl { display: flex; flex-wrap: wrap; gap: 2px 20px; margin: 0; }
-.facts dl div { display: flex; gap: 6px; }
-.facts dt { color: var(--muted); }
-.facts dd { margin: 0; }
-table { border-collapse: collapse; }
-th, td { text-align: left; padding: 3px 10px 3px 0; vertical-align: top; }
-thead th { color: var(--muted); font-weight: 600; border-bottom: 1px solid var(--line); }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-.data td { border-bottom: 1px solid var(--bg); }
-.toolbar { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; margin: 0 0 6px;
-           position: sticky; top: 0; z-index: 1; background: var(--bg); padding: 8px 0; }
-.toolbar input, .toolbar select { font: inherit; padding: 6px 10px; border: 1px solid var(--line);
-                                  border-radius: 6px; background: var(--card); color: var(--fg); }
-.toolbar input { flex: 1 1 320px; max-width: 560px; }
-.legend { color: var(--muted); font-size: 12.5px; display: flex; gap: 16px; flex-wrap: wrap; }
-.key { display: inline-block; width: 22px; height: 10px; vertical-align: middle;
-       margin-right: 4px; }
-.key.band { background: var(--band); border: 1px solid var(--line); }
-.key.budget { border-top: 2px dashed var(--budget); height: 0; }
-.key.series { border-top: 2px solid var(--leak); height: 0; }
-article.test { background: var(--card); border: 1px solid var(--line); border-radius: 8px;
-               margin: 0 0 8px; border-left: 5px solid var(--skipped); }
-article.test.v-leak { border-left-color: var(--leak); }
-article.test.v-inconclusive { border-left-color: var(--inconclusive); }
-article.test.v-error { border-left-color: var(--error); }
-article.test.v-clean { border-left-color: var(--clean); }
-article.test > details > summary { cursor: pointer; padding: 8px 14px; display: flex; gap: 10px;
-                                   align-items: baseline; flex-wrap: wrap; color: var(--fg); }
-.badge { font-weight: 700; font-size: 12px; letter-spacing: .03em; min-width: 92px; }
-.nodeid { font-weight: 600; overflow-wrap: anywhere; }
-.brief { color: var(--muted); }
-.body { padding: 0 16px 14px 18px; color: var(--fg); }
-.headline { margin: 0 0 6px; font-weight: 600; }
-.reason { margin: 0 0 6px; }
-pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px;
-      overflow-x: auto; white-space: pre-wrap; overflow-wrap: anywhere; margin: 6px 0; }
-.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(270px, 1fr));
-          gap: 10px 14px; margin: 10px 0; }
-figure { margin: 0; }
-figcaption { font-size: 12.5px; margin-bottom: 2px; white-space: nowrap; overflow: hidden;
-             text-overflow: ellipsis; max-width: 270px; }
-figcaption b { font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
-figure.offending figcaption b { color: var(--leak); }
-svg.chart { display: block; background: var(--card); }
-svg.chart .frame { fill: none; stroke: var(--line); }
-svg.chart .band { fill: var(--band); }
-svg.chart .budget { stroke: var(--budget); stroke-width: 1.5; stroke-dasharray: 5 4; fill: none; }
-svg.chart .series { fill: none; stroke-width: 2; stroke-linejoin: round; stroke-linecap: round; }
-svg.chart .dot { stroke: none; }
-svg.chart text { font-size: 10.5px; fill: var(--muted);
-                 font-family: system-ui, "DejaVu Sans", sans-serif; }
-svg.chart .series.t-growing { stroke: var(--leak); }
-svg.chart .series.t-noisy { stroke: var(--inconclusive); }
-svg.chart .series.t-flat { stroke: var(--flat); }
-svg.chart .dot.t-growing { fill: var(--leak); }
-svg.chart .dot.t-noisy { fill: var(--inconclusive); }
-svg.chart .dot.t-flat { fill: var(--flat); }
-.constant { color: var(--muted); margin: 4px 0 8px; }
-.trend-growing { color: var(--leak); font-weight: 600; }
-.trend-noisy { color: var(--inconclusive); font-weight: 600; }
-.explanation ul { margin: 4px 0; padding-left: 20px; }
-.explanation td.code { max-width: 640px; overflow-wrap: anywhere; }
-.explanation details summary { color: var(--muted); cursor: pointer; font-size: 12px; }
-details.message > summary { color: var(--muted); cursor: pointer; margin-top: 10px; }
-.status-fail { color: var(--leak); } .status-pass { color: var(--clean); }
-tr.regression td:first-child { color: var(--leak); font-weight: 700; }
-tr.improvement td:first-child { color: var(--clean); font-weight: 700; }
-a { color: inherit; }
-#baseline .nodeid { font-weight: 400; }
-.empty { color: var(--muted); }
-"""
+_STYLE, _SCRIPT = "report.css", "report.js"
+"""The page's style sheet and filter script, package data in ``report/static/``."""
 
-_SCRIPT = """
-(function () {
-  "use strict";
-  var box = document.getElementById("filter");
-  var select = document.getElementById("verdict");
-  var counter = document.getElementById("shown");
-  var tests = document.querySelectorAll("article.test");
-  var chips = document.querySelectorAll("button.chip");
-  function apply() {
-    var query = box.value.trim().toLowerCase();
-    var verdict = select.value;
-    var shown = 0;
-    for (var i = 0; i < tests.length; i++) {
-      var test = tests[i];
-      var match = (!verdict || test.getAttribute("data-verdict") === verdict) &&
-        test.getAttribute("data-nodeid").toLowerCase().indexOf(query) !== -1;
-      test.hidden = !match;
-      if (match) { shown++; }
-    }
-    for (var j = 0; j < chips.length; j++) {
-      chips[j].classList.toggle("active", chips[j].getAttribute("data-verdict") === verdict);
-    }
-    counter.textContent = shown + " of " + tests.length + " tests shown";
-  }
-  function pick(event) {
-    var verdict = event.currentTarget.getAttribute("data-verdict");
-    select.value = select.value === verdict ? "" : verdict;
-    apply();
-  }
-  box.addEventListener("input", apply);
-  select.addEventListener("change", apply);
-  for (var k = 0; k < chips.length; k++) { chips[k].addEventListener("click", pick); }
-  apply();
-})();
-"""
+
+@functools.cache
+def _static(name: str) -> str:
+    """The text of ``static/<name>``, package data read once per process.
+
+    Read as text: universal newlines keep the page (and its CSP hashes) the same
+    whatever line endings a checkout gave the file.
+    """
+    package = __name__.rpartition(".")[0]  # files() takes a package; joinpath one part (3.9)
+    resource = importlib.resources.files(package).joinpath("static").joinpath(name)
+    # The page's <style> and <script> open with a line break, as they always did.
+    return "\n" + resource.read_text(encoding="utf-8")
 
 
 def _csp_hash(source: str) -> str:
@@ -204,13 +77,15 @@ def _csp_hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
-_CSP = (
-    "default-src 'none'; "
-    f"style-src {_csp_hash(_STYLE)}; "
-    f"script-src {_csp_hash(_SCRIPT)}; "
-    "base-uri 'none'; form-action 'none'"
-)
-"""Only the page's own style and script run: no other script, no network access."""
+@functools.cache
+def _policy() -> str:
+    """The page's Content-Security-Policy: only its own style and script run, no network."""
+    return (
+        "default-src 'none'; "
+        f"style-src {_csp_hash(_static(_STYLE))}; "
+        f"script-src {_csp_hash(_static(_SCRIPT))}; "
+        "base-uri 'none'; form-action 'none'"
+    )
 
 
 def esc(value: object) -> str:
@@ -294,11 +169,11 @@ def render(payload: Mapping[str, Any]) -> str:
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{esc(_CSP)}">',
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(_policy())}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="generator" content="pytest-leakguard">',
         f"<title>{esc(title)}</title>",
-        f"<style>{_STYLE}</style>",
+        f"<style>{_static(_STYLE)}</style>",
         "</head>",
         "<body>",
         _header(tests, counts, settings, environment),
@@ -313,7 +188,7 @@ def render(payload: Mapping[str, Any]) -> str:
     if isinstance(comparison, Mapping):
         parts.append(_baseline_panel(comparison, anchors))
     parts.append(_test_list(tests, probe_order))
-    parts.append(f"<script>{_SCRIPT}</script>")
+    parts.append(f"<script>{_static(_SCRIPT)}</script>")
     parts.extend(["</body>", "</html>", ""])
     return "\n".join(parts)
 
