@@ -509,7 +509,10 @@ def test_native_leak_is_found_by_rss(native_run: LeakRun) -> None:
     assert native_run.status(entry["nodeid"]) == "LEAKED", native_run.output()
     assert native_run.result.ret == pytest.ExitCode.TESTS_FAILED, native_run.output()
     assert entry["trend"]["rss"] == "growing", describe(entry)
-    assert entry["growth_per_run"]["rss"] >= 256 * 1024, describe(entry)
+    # Measured in full once malloc has used up the free heap the session started with: the
+    # first runs can reuse it (RSS flat), which pulls the slope over all the runs below
+    # 256 KiB (seen: 231 to 250 KiB); the slope over the last runs is the leak's.
+    assert entry["tail_growth_per_run"]["rss"] >= 256 * 1024, describe(entry)
 
 
 def test_large_leak_is_measured_in_full(find_run: LeakRun) -> None:
