@@ -5,6 +5,12 @@ bounded caches between runs, so that a cache filling up is not mistaken for
 a leak; this module does the same for the caches a test commonly fills.
 Only modules that are already imported are touched: importing one here would
 itself look like growth.
+
+Only caches that are bounded by construction are emptied (a size limit in the
+code that fills them): emptying an unbounded one would remove a real leak before
+it is measured.  So ``linecache`` is left alone: code generators (attrs, template
+engines, ORMs) register their source there under a new name per call and never
+remove it.
 """
 
 from __future__ import annotations
@@ -28,18 +34,39 @@ def _call(module: str, *path: str) -> None:
 
 
 def clear_interpreter_caches() -> None:
-    """Empty the stdlib's caches (re, typing, struct, linecache, urllib, fnmatch...)."""
+    """Empty the stdlib's bounded caches (re, typing, struct, urllib, fnmatch, filecmp, types).
+
+    Each has a size limit: ``re`` 512 patterns, ``typing``'s ``lru_cache`` 128 entries
+    each, ``struct`` 100 formats, ``urllib.parse`` 20 or 128 URLs, ``fnmatch`` 256 or
+    32768 patterns, ``filecmp`` 100 comparisons, the type attribute cache a fixed array.
+    """
     _call("re", "purge")
     typing = sys.modules.get("typing")
     cleanups: list[Callable[[], None]] = getattr(typing, "_cleanups", [])
     for cleanup in cleanups:
         cleanup()
     _call("struct", "_clearcache")
-    _call("linecache", "clearcache")
-    _call("urllib.parse", "clear_cache")
+    _clear_urllib_parse()
     _call("fnmatch", "_compile_pattern", "cache_clear")
     _call("filecmp", "clear_cache")
     sys._clear_type_cache()
+
+
+def _clear_urllib_parse() -> None:
+    """``urllib.parse``'s bounded caches only.
+
+    Before Python 3.11 ``clear_cache()`` also empties ``_safe_quoters``, one quoter per
+    distinct ``safe`` argument and no limit: its parse cache (20 URLs) is emptied alone.
+    """
+    parse: Any = sys.modules.get("urllib.parse")
+    if parse is None:
+        return
+    if hasattr(parse, "_safe_quoters"):
+        cache = getattr(parse, "_parse_cache", None)
+        if isinstance(cache, dict):
+            cache.clear()
+        return
+    _call("urllib.parse", "clear_cache")
 
 
 def compact_environ() -> None:

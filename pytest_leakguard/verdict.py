@@ -171,7 +171,8 @@ def decide(
     * a decisive probe growing or noisy before ``max_runs``: :data:`CONTINUE`
       (a bounded cache that is still filling looks like a leak until it is full);
     * at ``max_runs``: :data:`LEAK` if a decisive probe grows (a count probe only
-      when no byte or resource probe is judged), else :data:`INCONCLUSIVE`.
+      when no exact byte probe is judged, see :func:`counts_decide`), else
+      :data:`INCONCLUSIVE`.
     """
     trends = tuple(
         assess(
@@ -194,12 +195,21 @@ def decide(
     if runs < max_runs:
         return Decision(CONTINUE, trends)
     growing = [t for t in decisive if t.trend == GROWING]
-    # Counts of blocks and objects corroborate: every Python allocation also shows in
-    # the byte probes, so counts alone (when byte probes are judged) are not a leak.
-    judged_by_size = any(t.unit != "count" for t in decisive)
-    if any(t.unit != "count" or not judged_by_size for t in growing):
+    counts = counts_decide(decisive, floors or {})
+    if any(t.unit != "count" or counts for t in growing):
         return Decision(LEAK, trends)
     return Decision(INCONCLUSIVE, trends)
+
+
+def counts_decide(decisive: Sequence[ProbeTrend], floors: Mapping[str, float]) -> bool:
+    """Whether growing counts (blocks, objects) make a leak on their own.
+
+    They only corroborate an *exact* byte probe (one without a resolution floor,
+    ``heap``): every Python allocation shows in it, so counts growing while it is flat
+    are not a leak.  A coarse one (``rss``, 64 KiB) or a resource probe cannot see a
+    few blocks per run, so while none but these is judged, the counts decide.
+    """
+    return not any(t.unit == "bytes" and not floors.get(t.probe) for t in decisive)
 
 
 @dataclass

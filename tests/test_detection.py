@@ -20,6 +20,7 @@ from pytest_leakguard.config import RSS_FLOOR
 FIND_SOURCE = """
 import atexit
 import functools
+import linecache
 import logging
 import unittest
 
@@ -34,7 +35,7 @@ UNITTEST_LIST = []
 LARGE = []
 EVERY_OTHER = []
 S = ""
-COUNTER = {"lru": 0, "logger": 0, "every_other": 0}
+COUNTER = {"lru": 0, "logger": 0, "every_other": 0, "generated": 0}
 
 
 def test_module_list():
@@ -127,6 +128,16 @@ def test_every_other_run():
 def test_slow():
     global S
     S = S + "abcd"
+
+
+def test_generated_source_in_linecache():
+    # As attrs < 21.3 or a template engine: the source of generated code is registered
+    # for tracebacks under a new name per call, and never removed.
+    COUNTER["generated"] += 1
+    name = "<generated init %d>" % COUNTER["generated"]
+    source = "def __init__(self, x):\\n    self.x = x\\n"
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+    exec(compile(source, name, "exec"), {})
 """
 
 FIND = {
@@ -144,6 +155,7 @@ FIND = {
     "large-1MiB": "test_large",
     "every-other-run": "test_every_other_run",
     "slow-4-bytes": "test_slow",
+    "generated-source-in-linecache": "test_generated_source_in_linecache",
 }
 
 NATIVE_SOURCE = """
@@ -174,6 +186,7 @@ import re
 import subprocess
 import sys
 import threading
+import traceback
 import typing
 import warnings
 
@@ -302,6 +315,17 @@ def test_reference_cycles():
     a.other, b.other = b, a
 
 
+def test_formats_tracebacks():
+    # Formatting a traceback or a warning reads real files into linecache: one entry per
+    # file (here pytest's and the plugin's frames too), added once and kept.
+    try:
+        int("not a number")
+    except ValueError:
+        assert "int(" in traceback.format_exc()
+    assert "format_stack" in "".join(traceback.format_stack())
+    assert "careful" in warnings.formatwarning("careful", UserWarning, __file__, 1)
+
+
 def test_random_temporaries():
     junk = [bytearray(RANDOM.randint(1, 200_000)) for _ in range(RANDOM.randint(1, 20))]
     assert junk
@@ -328,6 +352,7 @@ CLEAN = {
     "subprocess-run": "test_subprocess_run",
     "reference-cycles": "test_reference_cycles",
     "random-temporaries": "test_random_temporaries",
+    "formats-tracebacks": "test_formats_tracebacks",
     "noop": "test_noop",
 }
 

@@ -60,6 +60,29 @@ def test_example_reports_the_leak_its_line_and_its_holder(pytester: pytest.Pytes
     )
 
 
+def test_example_leak_is_found_by_counts_without_the_heap_probe(
+    pytester: pytest.Pytester,
+) -> None:
+    # Without `heap`, rss (64 KiB resolution) cannot see a few blocks per run: the
+    # counts decide, as the reference's advice to leave `heap` out assumes.
+    copy_example(pytester)
+    result = run_example(pytester, "--leakguard-probes=-heap")
+    assert result.ret == 1, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_receipt _*",
+            "memory leak: retained memory grows from run to run*",
+            "  > blocks: +*/run over 20 runs, grew in 20 of 20*",
+            "  > objects: +*/run over 20 runs, grew in 20 of 20*",
+            "    rss: *",
+            "*= leakguard =*",
+            "LEAKED shop/tests/test_orders.py::test_receipt - *",
+            "7 checked: 1 leaked, 6 clean",
+            "*= 1 failed, 6 passed in *",
+        ]
+    )
+
+
 def test_event_bus_holding_subscribers_strongly_would_leak(pytester: pytest.Pytester) -> None:
     """The README's claim: the bus is clean only because it holds bound methods weakly."""
     shop = copy_example(pytester)

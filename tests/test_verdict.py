@@ -393,6 +393,27 @@ def test_decide_counts_alone_do_not_make_a_leak_while_bytes_are_judged() -> None
     assert [t.trend for t in decision.trends] == [GROWING, FLAT]
 
 
+@pytest.mark.parametrize("other", ["rss", "fds"])
+def test_decide_counts_decide_when_no_exact_byte_probe_is_judged(other: str) -> None:
+    # `--leakguard-probes=-heap`: rss (64 KiB resolution) or descriptors cannot see the
+    # few blocks per run the counts see, so they must not silence them.
+    windows = {"blocks": cumulative([10] * 20), "objects": cumulative([2] * 20), other: [7] * 21}
+    thresholds = {"blocks": 0.0, "objects": 0.0, other: 0.0}
+    units = {**UNITS, "fds": "resources"}
+    floors = {"rss": 65536.0}
+    decision = decide(windows, thresholds, units, min_runs=5, max_runs=20, floors=floors)
+    assert decision.status == LEAK
+
+
+def test_decide_an_exact_byte_probe_of_a_plugin_silences_counts_too() -> None:
+    # Any byte probe without a resolution floor sees every allocation, as heap does.
+    windows = {"blocks": cumulative([2] * 20), "custom": [5000] * 21}
+    units = {"blocks": "count", "custom": "bytes"}
+    thresholds = {"blocks": 0.0, "custom": 0.0}
+    decision = decide(windows, thresholds, units, min_runs=5, max_runs=20, floors={"rss": 1.0})
+    assert decision.status == INCONCLUSIVE
+
+
 def test_decide_counts_decide_when_only_counts_are_judged() -> None:
     windows = {"blocks": cumulative([2] * 20), "heap": cumulative([64] * 20)}
     decision = decide(windows, {"blocks": 0.0, "heap": None}, UNITS, min_runs=5, max_runs=20)
