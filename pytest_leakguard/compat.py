@@ -111,6 +111,11 @@ def patch_mktemp(replacement: Callable[..., Path]) -> Patch:
     return Patch(pytest.TempPathFactory, "mktemp", replacement)
 
 
+def item_capture(capture: Any, item: pytest.Item) -> contextlib.AbstractContextManager[None]:
+    """The capture plugin's output capture of one phase (``CaptureManager``: not public API)."""
+    return cast("contextlib.AbstractContextManager[None]", capture.item_capture("call", item))
+
+
 def log_capture(plugin: Any, item: pytest.Item) -> contextlib.AbstractContextManager[None]:
     """The logging plugin's capture of one phase (``_runtest_for``, pytest 8.0-9.2: private)."""
     stash = item.stash
@@ -144,16 +149,25 @@ def set_hookexec(manager: pytest.PytestPluginManager, executor: HookExec) -> Non
     cast(Any, manager)._inner_hookexec = executor
 
 
-def determine_setup(args: list[str], **kwargs: Any) -> tuple[Path, Path | None]:
-    """pytest's rootdir and ini file for ``args`` (``_pytest.config.findpaths``, 8.0-9.2).
+def rootdir_and_inifile(config: Any, extra: Sequence[str]) -> tuple[Path, Path | None]:
+    """pytest's rootdir and ini file for the early ``config``'s paths plus ``extra``.
 
-    Its parameters changed between pytest 8.0 and 9: the keywords it does not take go.
+    ``_pytest.config.findpaths.determine_setup`` (pytest 8.0-9.2; no public API recomputes
+    the choice): its parameters changed between pytest 8.0 and 9, so the keywords it
+    does not take go.  The values come from pytest's own options in the namespace.
     """
-    from _pytest.config.findpaths import determine_setup as determine
+    from _pytest.config.findpaths import determine_setup
 
-    accepted = inspect.signature(determine).parameters
+    ns = config.known_args_namespace
+    kwargs = {
+        "inifile": ns.inifilename,
+        "override_ini": ns.override_ini,
+        "rootdir_cmd_arg": ns.rootdir or None,
+        "invocation_dir": config.invocation_params.dir,
+    }
+    accepted = inspect.signature(determine_setup).parameters
     kwargs = {key: value for key, value in kwargs.items() if key in accepted}
-    rootdir, inifile = determine(args=args, **kwargs)[:2]
+    rootdir, inifile = determine_setup(args=[*ns.file_or_dir, *extra], **kwargs)[:2]
     return rootdir, inifile
 
 

@@ -231,21 +231,13 @@ def misread_paths(
 def setup_moved(config: Any, misread: Sequence[str]) -> str | None:
     """How taking ``misread`` for test paths changed pytest's rootdir or ini file, if it did.
 
-    Recomputes pytest's choice (:func:`compat.determine_setup`) with and without
+    Recomputes pytest's choice (:func:`compat.rootdir_and_inifile`) with and without
     those paths.
     """
     from . import compat
 
-    ns = config.known_args_namespace
-    kwargs = {
-        "inifile": ns.inifilename,
-        "override_ini": ns.override_ini,
-        "rootdir_cmd_arg": ns.rootdir or None,
-        "invocation_dir": config.invocation_params.dir,
-    }
-    paths = list(ns.file_or_dir)
-    taken = compat.determine_setup([*paths, *misread], **kwargs)
-    meant = compat.determine_setup(paths, **kwargs)
+    taken = compat.rootdir_and_inifile(config, misread)
+    meant = compat.rootdir_and_inifile(config, ())
     if taken == meant:
         return None
     return (

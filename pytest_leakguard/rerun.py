@@ -108,7 +108,7 @@ class Rerun:
     def _captured(self) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             if self.capture is not None:
-                stack.enter_context(self.capture.item_capture("call", self.item))
+                stack.enter_context(compat.item_capture(self.capture, self.item))
             if self.logging is not None:
                 stack.callback(compat.forget_logs, self.item.stash, self.logging)
                 stack.enter_context(compat.log_capture(self.logging, self.item))
