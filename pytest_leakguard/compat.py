@@ -3,8 +3,9 @@
 Re-running a test inside a session needs what pytest keeps private: its runner's
 ``call_and_report``, the session's ``SetupState``, fixture finalizers, the
 logging plugin's per-phase capture, pluggy's hook executor.  Every such touch is
-a small named function here, with the pytest and pluggy versions it was checked
-against (pytest 8.0 to 9.2, as in the tox matrix; pluggy 1.x) and why no public API serves.
+a small named function here, saying why no public API serves and the versions it
+holds for: pytest 8.0 to 9.2 and pluggy 1.3 to 1.7 (run on pytest 8.0.2 with
+pluggy 1.3.0, and on pytest 9.2.0 with pluggy 1.7.0).
 Public names are used wherever one exists (``pytest.CallInfo``,
 ``pytest.TempPathFactory``, ``pytest.exit.Exception``).
 
@@ -140,7 +141,7 @@ def forget_logs(stash: pytest.Stash, plugin: Any) -> None:
 
 
 def hookexec(manager: pytest.PytestPluginManager) -> HookExec:
-    """pluggy's hook executor (``_inner_hookexec``, pluggy 1.x, as add_hookcall_monitoring)."""
+    """pluggy's hook executor (``_inner_hookexec``, pluggy 1.3-1.7, as add_hookcall_monitoring)."""
     return cast(HookExec, cast(Any, manager)._inner_hookexec)
 
 
