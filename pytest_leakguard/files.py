@@ -17,7 +17,6 @@ process that no longer runs (killed with SIGKILL) are removed by the next write.
 from __future__ import annotations
 
 import errno
-import inspect
 import json
 import os
 import stat
@@ -232,24 +231,13 @@ def misread_paths(
 def setup_moved(config: Any, misread: Sequence[str]) -> str | None:
     """How taking ``misread`` for test paths changed pytest's rootdir or ini file, if it did.
 
-    Recomputes pytest's choice (``_pytest.config.findpaths.determine_setup``, private:
-    its parameters changed between pytest 8.0 and 9, hence the filtering) with and
-    without those paths.
+    Recomputes pytest's choice (:func:`compat.rootdir_and_inifile`) with and without
+    those paths.
     """
-    from _pytest.config.findpaths import determine_setup
+    from . import compat
 
-    ns = config.known_args_namespace
-    kwargs = {
-        "inifile": ns.inifilename,
-        "override_ini": ns.override_ini,
-        "rootdir_cmd_arg": ns.rootdir or None,
-        "invocation_dir": config.invocation_params.dir,
-    }
-    accepted = inspect.signature(determine_setup).parameters
-    kwargs = {key: value for key, value in kwargs.items() if key in accepted}
-    paths = list(ns.file_or_dir)
-    taken = determine_setup(args=[*paths, *misread], **kwargs)[:2]
-    meant = determine_setup(args=paths, **kwargs)[:2]
+    taken = compat.rootdir_and_inifile(config, misread)
+    meant = compat.rootdir_and_inifile(config, ())
     if taken == meant:
         return None
     return (

@@ -17,14 +17,16 @@ from typing import Any
 
 import pytest
 
+from . import compat
+
 _HOOK = "pytest_runtest_logreport"
 
 
 @contextlib.contextmanager
 def held_reports(config: pytest.Config) -> Iterator[list[pytest.TestReport]]:
     """Within the block, reports logged through ``pytest_runtest_logreport`` go to the list."""
-    manager: Any = config.pluginmanager
-    inner = manager._inner_hookexec  # pluggy's hook executor (as add_hookcall_monitoring uses)
+    manager = config.pluginmanager
+    inner = compat.hookexec(manager)
     held: list[pytest.TestReport] = []
 
     def hookexec(
@@ -35,8 +37,8 @@ def held_reports(config: pytest.Config) -> Iterator[list[pytest.TestReport]]:
             return None if firstresult else []
         return inner(name, methods, kwargs, firstresult)
 
-    manager._inner_hookexec = hookexec
+    compat.set_hookexec(manager, hookexec)
     try:
         yield held
     finally:
-        manager._inner_hookexec = inner
+        compat.set_hookexec(manager, inner)

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import _pytest.runner
 import pytest
 
-from . import __version__, baseline, files
+from . import __version__, baseline, compat, files
 from .config import (
     MARKER_HELP,
     OPTIONS,
@@ -29,7 +28,6 @@ from .probes import BUILTIN_PROBES, ProbeFactory
 from .probes.memory import counter_installed, heap_engine, stop_session_counting
 from .report import codequality, github, json_report
 from .report.terminal import LeakRepr, cwd_relative, summary_lines
-from .rerun import forget_request
 from .runner import (
     _drop_stale_finalizers,
     _final_teardown,
@@ -101,6 +99,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 f" {unit!r}; expected one of {', '.join(PROBE_UNITS)}"
             )
     settings = load_settings(config, units, factories)
+    compat.check(config, settings.enabled)
     config.pluginmanager.register(LeakGuard(config, settings, factories, units), PLUGIN_NAME)
     if hasattr(config.hook, "pytest_timeout_set_timer"):  # pytest-timeout is loaded
         from .timeouts import PerRunTimeout
@@ -300,7 +299,7 @@ class LeakGuard:
         if reason is not None:
             verdict = Verdict(SKIPPED, reason=reason)
         else:
-            forget_request(item)
+            compat.forget_request(item)
             _drop_stale_finalizers(item)
             with _own_runs(item):
                 verdict = measure(item, attempts.settings, self.factories)
@@ -466,24 +465,18 @@ def _retried(item: pytest.Item) -> bool:
 def _own_runs(item: pytest.Item) -> Iterator[None]:
     """The check's runs as pytest's runner makes them, not as attempts of a retry plugin.
 
-    flaky replaces ``_pytest.runner.call_and_report`` while it runs a test, and counts
+    flaky replaces pytest's ``call_and_report`` while it runs a test, and counts
     every run that passes through it; pytest-rerunfailures, at the teardown of a failed
     run of a test whose attempts it counts (``execution_count``), holds back the
     higher-scoped fixtures' finalizers for a retry.
     """
-    replaced = _pytest.runner.call_and_report
     attempts = item.__dict__.pop("execution_count", None)
-    _pytest.runner.call_and_report = _CALL_AND_REPORT
     try:
-        yield
+        with compat.own_call_and_report():
+            yield
     finally:
-        _pytest.runner.call_and_report = replaced
         if attempts is not None:
             setattr(item, "execution_count", attempts)  # noqa: B010
-
-
-_CALL_AND_REPORT = _pytest.runner.call_and_report
-"""pytest's own, as imported before any plugin ran a test (flaky replaces it meanwhile)."""
 
 
 def _source(config: pytest.Config, setting: str) -> str:

@@ -32,15 +32,12 @@ import shutil
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import pytest
-from _pytest.logging import caplog_handler_key, caplog_records_key
-from _pytest.outcomes import Exit
-from _pytest.runner import CallInfo
-from _pytest.tmpdir import TempPathFactory, tmppath_result_key
 
-from .probes.patching import Patch
+from . import compat
+from .compat import Phase, forget_request
 
 ONCE_PER_RUN = ("capturemanager", "logging-plugin")
 """Plugins whose phase wrappers are applied once around a whole re-run instead."""
@@ -48,7 +45,6 @@ ONCE_PER_RUN = ("capturemanager", "logging-plugin")
 NOT_RERUN = ("skipping",)
 """Plugins whose phase hooks a re-run of a passing test does not need."""
 
-Phase = Literal["setup", "call", "teardown"]
 PHASES: tuple[Phase, ...] = ("setup", "call", "teardown")
 
 
@@ -72,33 +68,32 @@ class Rerun:
         self.logging = manager.get_plugin("logging-plugin")
         self.temp_dirs: dict[tuple[int, str], list[Path]] = {}
         """Numbered temporary directories the re-runs made, per factory and base name."""
-        self.reraise: tuple[type[BaseException], ...] = (Exit,)
+        self.reraise: tuple[type[BaseException], ...] = (pytest.exit.Exception,)
         if not item.config.getoption("usepdb", False):
             self.reraise += (KeyboardInterrupt,)
 
     def __call__(self) -> pytest.TestReport | None:
         """Run the test once; the report of the first phase that did not pass, if any."""
-        item = cast(Any, self.item)
-        if hasattr(item, "_request") and not item._request:
-            item._initrequest()  # as runtestprotocol does: each run gets a fresh request
+        item = self.item
+        compat.renew_request(item)
         failed: pytest.TestReport | None = None
         try:
             with self._captured(), _same_temp_dirs(self.temp_dirs):
                 for when in PHASES:
                     if when == "call" and failed is not None:
                         continue
-                    info = CallInfo.from_call(
+                    info = pytest.CallInfo.from_call(
                         partial(self._phase, when), when=when, reraise=self.reraise
                     )
                     # unittest hands a failure to pytest's TestCaseFunction, which keeps
                     # it in ``_excinfo`` for its report hook instead of raising it.
-                    reported = getattr(item, "_excinfo", None)
+                    reported = compat.unittest_excinfo(item)
                     if (info.excinfo is not None or reported) and failed is None:
                         failed = item.ihook.pytest_runtest_makereport(item=item, call=info)
                     elif failed is None and when != "teardown":
                         # What the tmpdir plugin's report hook records of a passed phase;
                         # tmp_path's teardown reads it.
-                        item.stash.setdefault(tmppath_result_key, {})[when] = True
+                        compat.mark_phase_passed(item, when)
         finally:
             forget_request(self.item)
         return failed
@@ -113,12 +108,10 @@ class Rerun:
     def _captured(self) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             if self.capture is not None:
-                stack.enter_context(self.capture.item_capture("call", self.item))
+                stack.enter_context(compat.item_capture(self.capture, self.item))
             if self.logging is not None:
-                stash = self.item.stash
-                stash[caplog_records_key] = {}
-                stack.callback(_forget_logs, stash, self.logging)
-                stack.enter_context(_log_capture(self.logging, self.item))
+                stack.callback(compat.forget_logs, self.item.stash, self.logging)
+                stack.enter_context(compat.log_capture(self.logging, self.item))
             yield
 
 
@@ -127,7 +120,9 @@ def _same_temp_dirs(made: dict[tuple[int, str], list[Path]]) -> Iterator[None]:
     """Within the block, the n-th numbered ``mktemp(name)`` of a run reuses the last run's."""
     used: dict[tuple[int, str], int] = {}
 
-    def mktemp(original: Any, self: TempPathFactory, basename: str, numbered: bool = True) -> Path:
+    def mktemp(
+        original: Any, self: pytest.TempPathFactory, basename: str, numbered: bool = True
+    ) -> Path:
         if not numbered:
             return cast(Path, original(self, basename, numbered))
         key = (id(self), basename)
@@ -143,7 +138,7 @@ def _same_temp_dirs(made: dict[tuple[int, str], list[Path]]) -> Iterator[None]:
         return cast(Path, path)
 
     # Undone exactly: a session run in-process inside the test patches it too.
-    patch = Patch(TempPathFactory, "mktemp", mktemp)
+    patch = compat.patch_mktemp(mktemp)
     try:
         yield
     finally:
@@ -157,31 +152,3 @@ def function_scope_end(item: pytest.Item) -> pytest.Item:
     the parent's chain keeps every collector up.
     """
     return cast(pytest.Item, item.parent)
-
-
-def forget_request(item: pytest.Item) -> None:
-    """As runtestprotocol does after a run: the next run builds a fresh request."""
-    if hasattr(item, "_request"):
-        function = cast(Any, item)
-        function._request = False
-        function.funcargs = None
-
-
-def _log_capture(plugin: Any, item: pytest.Item) -> contextlib.AbstractContextManager[None]:
-    run = plugin._runtest_for(item, "call")
-    if hasattr(run, "__enter__"):  # pytest >= 8.1: a context manager
-        return cast("contextlib.AbstractContextManager[None]", run)
-    return contextlib.contextmanager(lambda: run)()  # pytest 8.0: a generator
-
-
-def _forget_logs(stash: pytest.Stash, plugin: Any) -> None:
-    # As the logging plugin's teardown does: the records must not outlive the run
-    # (in a normal run the teardown phase's capture drops the call phase's records).
-    for name in ("caplog_handler", "report_handler"):
-        handler = getattr(plugin, name, None)
-        if handler is not None:
-            handler.reset()
-    if caplog_records_key in stash:
-        del stash[caplog_records_key]
-    if caplog_handler_key in stash:
-        del stash[caplog_handler_key]

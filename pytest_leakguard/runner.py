@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import pytest
-from _pytest.runner import CallInfo, call_and_report
 
+from . import compat
 from .attribution import Observer
+from .compat import call_and_report, forget_request
 from .config import RSS_FLOOR, Settings
 from .control import growth_without_tracing, needs_control, tracemalloc_own
 from .explain import Explainer, graph_name
@@ -30,7 +31,7 @@ from .native import NativeExplainer, rss_only
 from .probes import Probe, ProbeFactory
 from .probes.memory import measuring
 from .probes.resources import IGNORE_KINDS
-from .rerun import Rerun, forget_request, function_scope_end
+from .rerun import Rerun, function_scope_end
 from .settle import frozen, settle
 from .suppress import Attribution, Suppressions, judge
 from .verdict import (
@@ -108,13 +109,11 @@ def _final_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> pytest.T
     Not through the teardown hook: its implementations (logging, capture) expect a
     setup before each teardown.  A report is made only for an error.
     """
-    call = CallInfo.from_call(
-        lambda: item.session._setupstate.teardown_exact(nextitem), when="teardown"
-    )
+    call = pytest.CallInfo.from_call(lambda: compat.teardown_exact(item, nextitem), when="teardown")
     if call.excinfo is None:
         return None
     function = cast(Any, item)
-    cleared = hasattr(item, "_request") and function.funcargs is None
+    cleared = compat.has_request(item) and function.funcargs is None
     if cleared:
         # Other plugins' report hooks read the fixtures' values (pytest-benchmark):
         # as pytest-rerunfailures does, report before they are forgotten.
@@ -165,12 +164,12 @@ def _drop_stale_finalizers(item: pytest.Item) -> None:
     A finalizer of a fixture already torn down does nothing, and of several for
     one live fixture only the last one registered does anything; the others go.
     """
-    for finalizers, _ in item.session._setupstate.stack.values():
+    for finalizers in compat.node_finalizers(item):
         _prune(finalizers)
         for finalizer in finalizers:
             owner = _finish_owner(finalizer)
             if owner is not None:
-                _prune(owner._finalizers)
+                _prune(compat.fixture_finalizers(owner))
 
 
 def _prune(finalizers: list[Any]) -> None:
@@ -280,7 +279,7 @@ def _measure(
     thresholds = settings.thresholds(units)
     rerun = Rerun(item)
     series = _Series(settings.probes, 1 + settings.warmup + settings.max_runs)
-    sections = getattr(item, "_report_sections", None)
+    sections = compat.report_sections(item)
     kept_sections = len(sections) if sections is not None else 0
     kept_properties = len(item.user_properties)
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any, Callable
+
+from . import compat
 
 
 def _call(module: str, *path: str) -> None:
@@ -77,14 +78,10 @@ def compact_environ() -> None:
     looks like a one-off growth of a few KiB in the middle of the measured runs.
     ``os.environ`` and ``os.environb`` share the table on POSIX.
     """
-    data = getattr(os.environ, "_data", None)
+    data = compat.environ_table()
     if type(data) is not dict:
         return
-    fresh = dict(data)
-    os.environ._data = fresh  # type: ignore[attr-defined]
-    environb = getattr(os, "environb", None)
-    if environb is not None and getattr(environb, "_data", None) is data:
-        environb._data = fresh
+    compat.replace_environ_table(data, dict(data))
 
 
 def settle() -> None:
