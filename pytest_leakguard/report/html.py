@@ -21,7 +21,7 @@ import importlib.resources
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..units import format_amount, shown
 from ..verdict import (
@@ -348,20 +348,15 @@ def _node_link(nodeid: str, anchors: Mapping[str, str]) -> str:
 
 
 def _baseline_panel(comparison: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
-    def names(key: str) -> list[str]:
-        value = comparison.get(key)
-        return [str(v) for v in value] if isinstance(value, list) else []
-
-    def rows(key: str) -> list[Mapping[str, Any]]:
-        value = comparison.get(key)
-        return [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
-
-    regressions, improvements = rows("regressions"), rows("improvements")
-    new_leaks, new_tests, removed = names("new_leaks"), names("new_tests"), names("removed_tests")
-    failed = bool(comparison.get("failed"))
+    """The comparison with the baseline: its status, counts, changes and node ids."""
+    regressions = _comparison_rows(comparison, "regressions")
+    improvements = _comparison_rows(comparison, "improvements")
+    new_leaks = _comparison_names(comparison, "new_leaks")
+    new_tests = _comparison_names(comparison, "new_tests")
+    removed = _comparison_names(comparison, "removed_tests")
     status = (
         '<span class="status-fail">FAILED</span>'
-        if failed
+        if comparison.get("failed")
         else '<span class="status-pass">passed</span>'
     )
     parts = [
@@ -370,36 +365,79 @@ def _baseline_panel(comparison: Mapping[str, Any], anchors: Mapping[str, str]) -
         f"<p>{len(regressions)} regressions, {len(new_leaks)} new leaks,"
         f" {len(improvements)} improvements, {len(new_tests)} new tests,"
         f" {len(removed)} removed tests</p>",
+        _environment_changes(comparison.get("environment_changes")),
+        _changes_table(regressions, improvements, anchors),
+        _node_lists(new_leaks, new_tests, removed, anchors),
+        "</section>",
     ]
-    environment = comparison.get("environment_changes")
-    if isinstance(environment, Mapping) and environment:
-        items = []
-        for key, change in environment.items():
-            old, new = [*change, None, None][:2] if isinstance(change, list) else (None, None)
-            items.append(
-                f"<li>the environment differs from the baseline's: {esc(key)}"
-                f" {esc(old)} &rarr; {esc(new)}</li>"
-            )
-        parts.append(f'<ul class="warnings">{"".join(items)}</ul>')
-    if regressions or improvements:
-        parts.append(
-            '<table class="data changes"><thead><tr><th></th><th>test</th><th>probe</th>'
-            '<th class="num">baseline</th><th class="num">now</th><th class="num">change</th>'
-            '<th class="num">tolerance</th></tr></thead><tbody>'
+    return "".join(parts)
+
+
+def _comparison_names(comparison: Mapping[str, Any], key: str) -> list[str]:
+    value = comparison.get(key)
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _comparison_rows(comparison: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = comparison.get(key)
+    return [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
+
+
+def _environment_changes(environment: Any) -> str:
+    """A warning per environment value that differs from the baseline's."""
+    if not isinstance(environment, Mapping) or not environment:
+        return ""
+    items = []
+    for key, change in environment.items():
+        old, new = [*change, None, None][:2] if isinstance(change, list) else (None, None)
+        items.append(
+            f"<li>the environment differs from the baseline's: {esc(key)}"
+            f" {esc(old)} &rarr; {esc(new)}</li>"
         )
-        for kind, changes in (("regression", regressions), ("improvement", improvements)):
-            for change in changes:
-                unit = str(change.get("unit") or "count")
-                parts.append(
-                    f'<tr class="{kind}"><td>{kind}</td>'
-                    f"<td>{_node_link(str(change.get('nodeid', '')), anchors)}</td>"
-                    f'<td class="mono">{esc(change.get("probe", ""))}</td>'
-                    f'<td class="num">{esc(_amount(change.get("baseline"), unit))}/run</td>'
-                    f'<td class="num">{esc(_amount(change.get("now"), unit))}/run</td>'
-                    f'<td class="num">{esc(_amount(change.get("change"), unit, True))}/run</td>'
-                    f'<td class="num">{esc(_amount(change.get("tolerance"), unit))}/run</td></tr>'
-                )
-        parts.append("</tbody></table>")
+    return f'<ul class="warnings">{"".join(items)}</ul>'
+
+
+def _changes_table(
+    regressions: Sequence[Mapping[str, Any]],
+    improvements: Sequence[Mapping[str, Any]],
+    anchors: Mapping[str, str],
+) -> str:
+    """The regressions, then the improvements, a row per test and probe."""
+    if not regressions and not improvements:
+        return ""
+    rows = [
+        _change_row(kind, change, anchors)
+        for kind, changes in (("regression", regressions), ("improvement", improvements))
+        for change in changes
+    ]
+    return (
+        '<table class="data changes"><thead><tr><th></th><th>test</th><th>probe</th>'
+        '<th class="num">baseline</th><th class="num">now</th><th class="num">change</th>'
+        '<th class="num">tolerance</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>"
+    )
+
+
+def _change_row(kind: str, change: Mapping[str, Any], anchors: Mapping[str, str]) -> str:
+    unit = str(change.get("unit") or "count")
+    return (
+        f'<tr class="{kind}"><td>{kind}</td>'
+        f"<td>{_node_link(str(change.get('nodeid', '')), anchors)}</td>"
+        f'<td class="mono">{esc(change.get("probe", ""))}</td>'
+        f'<td class="num">{esc(_amount(change.get("baseline"), unit))}/run</td>'
+        f'<td class="num">{esc(_amount(change.get("now"), unit))}/run</td>'
+        f'<td class="num">{esc(_amount(change.get("change"), unit, True))}/run</td>'
+        f'<td class="num">{esc(_amount(change.get("tolerance"), unit))}/run</td></tr>'
+    )
+
+
+def _node_lists(
+    new_leaks: Sequence[str],
+    new_tests: Sequence[str],
+    removed: Sequence[str],
+    anchors: Mapping[str, str],
+) -> str:
+    """The new leaks (unfolded), new tests and removed tests, each list linking to the tests."""
+    parts = []
     for title, nodeids, opened in (
         ("New leaks (were not leaks in the baseline)", new_leaks, True),
         ("New tests (not in the baseline, judged by the budget)", new_tests, False),
@@ -411,7 +449,6 @@ def _baseline_panel(comparison: Mapping[str, Any], anchors: Mapping[str, str]) -
                 f"<details{' open' if opened else ''}><summary>{esc(title)}: {len(nodeids)}"
                 f"</summary><ul>{links}</ul></details>"
             )
-    parts.append("</section>")
     return "".join(parts)
 
 
@@ -577,81 +614,117 @@ def chart(
     warm-up sample and rises by ``threshold`` per run (none when ``None``).
     With ``dots``, each sample (up to 40) is a point whose tooltip gives its value.
     """
-    count = len(values)
-    last = count - 1
-    plot_w = _WIDTH - _LEFT - _RIGHT
-    plot_h = _HEIGHT - _TOP - _BOTTOM
+    last = len(values) - 1
     warmup = max(0, min(warmup, last))
-    budget: tuple[float, float] | None = None
-    if threshold is not None and last > warmup:
-        budget = (values[warmup], values[warmup] + threshold * (last - warmup))
-    candidates = list(values) + (list(budget) if budget else [])
-    low, high = min(candidates), max(candidates)
-    if high == low:
-        pad = max(1.0, abs(high) * 0.05)
-        low, high = low - pad, high + pad
-    else:
-        pad = (high - low) * 0.06
-        low, high = low - pad, high + pad
-
-    def x(index: float) -> float:
-        return _LEFT + (index / last * plot_w if last else plot_w / 2)
-
-    def y(value: float) -> float:
-        return _TOP + (high - value) / (high - low) * plot_h
-
-    trend_class = f"t-{trend}" if trend in (GROWING, NOISY) else "t-flat"
-    bottom = _TOP + plot_h
+    budget = _budget_ends(values, warmup, threshold)
+    plot = _Plot(last, *_value_range([*values, *(budget or ())]))
     parts = [
         f'<svg class="chart" role="img" width="{_WIDTH}" height="{_HEIGHT}"'
         f' viewBox="0 0 {_WIDTH} {_HEIGHT}">',
         f"<title>{esc(label)}</title>" if label else "",
+        _chart_frame(plot, warmup),
     ]
-    if warmup > 0:
-        parts.append(
-            f'<rect class="band" x="{_fmt(x(0))}" y="{_TOP}" width="{_fmt(x(warmup) - x(0))}"'
-            f' height="{plot_h}"><title>warm-up runs</title></rect>'
-        )
-    parts.append(
-        f'<rect class="frame" x="{_LEFT}" y="{_TOP}" width="{plot_w}" height="{plot_h}"></rect>'
-    )
     if budget is not None and threshold is not None:
         parts.append(
-            f'<line class="budget" x1="{_fmt(x(warmup))}" y1="{_fmt(y(budget[0]))}"'
-            f' x2="{_fmt(x(last))}" y2="{_fmt(y(budget[1]))}">'
+            f'<line class="budget" x1="{_fmt(plot.x(warmup))}" y1="{_fmt(plot.y(budget[0]))}"'
+            f' x2="{_fmt(plot.x(last))}" y2="{_fmt(plot.y(budget[1]))}">'
             f"<title>budget: {esc(format_amount(threshold, unit))}/run</title></line>"
         )
-    points = " ".join(f"{_fmt(x(i))},{_fmt(y(v))}" for i, v in enumerate(values))
-    parts.append(f'<polyline class="series {trend_class}" points="{points}"></polyline>')
-    if dots and count <= 40:
-        for index, value in enumerate(values):
-            parts.append(
-                f'<circle class="dot {trend_class}" cx="{_fmt(x(index))}" cy="{_fmt(y(value))}"'
-                f' r="2.2"><title>run {index}: {esc(format_amount(value, unit))}</title></circle>'
-            )
-    top_label, bottom_label = max(values), min(values)
-    parts.append(
-        f'<text x="{_LEFT - 6}" y="{_fmt(y(top_label) + 4)}" text-anchor="end">'
-        f"{esc(format_amount(top_label, unit))}</text>"
+    trend_class = f"t-{trend}" if trend in (GROWING, NOISY) else "t-flat"
+    parts.append(_chart_series(plot, values, unit, trend_class, dots))
+    parts.append(_chart_labels(plot, values, unit, warmup))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+_PLOT_W = _WIDTH - _LEFT - _RIGHT
+_PLOT_H = _HEIGHT - _TOP - _BOTTOM
+
+
+class _Plot(NamedTuple):
+    """A chart's scales: from the run's index to x, from a sample's value to y."""
+
+    last: int
+    low: float
+    high: float
+
+    def x(self, index: float) -> float:
+        return _LEFT + (index / self.last * _PLOT_W if self.last else _PLOT_W / 2)
+
+    def y(self, value: float) -> float:
+        return _TOP + (self.high - value) / (self.high - self.low) * _PLOT_H
+
+
+def _budget_ends(
+    values: Sequence[float], warmup: int, threshold: float | None
+) -> tuple[float, float] | None:
+    """The budget line's values at the last warm-up run and the last run (no line: ``None``)."""
+    last = len(values) - 1
+    if threshold is None or last <= warmup:
+        return None
+    return (values[warmup], values[warmup] + threshold * (last - warmup))
+
+
+def _value_range(candidates: Sequence[float]) -> tuple[float, float]:
+    """The y axis's bottom and top: every value with a margin, never an empty range."""
+    low, high = min(candidates), max(candidates)
+    # A flat series gets a band around it, so that y() never divides by zero.
+    pad = max(1.0, abs(high) * 0.05) if high == low else (high - low) * 0.06
+    return low - pad, high + pad
+
+
+def _chart_frame(plot: _Plot, warmup: int) -> str:
+    """The shaded warm-up band, if any, then the plot's frame."""
+    band = (
+        f'<rect class="band" x="{_fmt(plot.x(0))}" y="{_TOP}"'
+        f' width="{_fmt(plot.x(warmup) - plot.x(0))}"'
+        f' height="{_PLOT_H}"><title>warm-up runs</title></rect>'
+        if warmup > 0
+        else ""
     )
-    if bottom_label != top_label:
-        parts.append(
-            f'<text x="{_LEFT - 6}" y="{_fmt(y(bottom_label) + 4)}" text-anchor="end">'
-            f"{esc(format_amount(bottom_label, unit))}</text>"
+    return (
+        band + f'<rect class="frame" x="{_LEFT}" y="{_TOP}" width="{_PLOT_W}"'
+        f' height="{_PLOT_H}"></rect>'
+    )
+
+
+def _chart_series(
+    plot: _Plot, values: Sequence[float], unit: str, trend_class: str, dots: bool
+) -> str:
+    """The samples' line and, for up to 40 samples, a point per sample with its value."""
+    points = " ".join(f"{_fmt(plot.x(i))},{_fmt(plot.y(v))}" for i, v in enumerate(values))
+    parts = [f'<polyline class="series {trend_class}" points="{points}"></polyline>']
+    if dots and len(values) <= 40:
+        parts.extend(
+            f'<circle class="dot {trend_class}" cx="{_fmt(plot.x(index))}"'
+            f' cy="{_fmt(plot.y(value))}" r="2.2">'
+            f"<title>run {index}: {esc(format_amount(value, unit))}</title></circle>"
+            for index, value in enumerate(values)
         )
-    ticks = sorted({0, warmup, last})
-    for tick in ticks:
+    return "".join(parts)
+
+
+def _chart_labels(plot: _Plot, values: Sequence[float], unit: str, warmup: int) -> str:
+    """The highest and lowest values on the y axis; the first, last warm-up and last run."""
+    top, low = max(values), min(values)
+    parts = []
+    for value in [top, low] if low != top else [top]:
+        parts.append(
+            f'<text x="{_LEFT - 6}" y="{_fmt(plot.y(value) + 4)}" text-anchor="end">'
+            f"{esc(format_amount(value, unit))}</text>"
+        )
+    last, bottom = plot.last, _TOP + _PLOT_H
+    for tick in sorted({0, warmup, last}):
         anchor = "start" if tick == 0 and last else "end" if tick == last and last else "middle"
         name = f"run {tick}" if tick == last and last else str(tick)
         parts.append(
-            f'<text x="{_fmt(x(tick))}" y="{bottom + 14}" text-anchor="{anchor}">{name}</text>'
+            f'<text x="{_fmt(plot.x(tick))}" y="{bottom + 14}" text-anchor="{anchor}">{name}</text>'
         )
-    if warmup > 0 and x(warmup) - x(0) >= 52:
+    if warmup > 0 and plot.x(warmup) - plot.x(0) >= 52:
         parts.append(
-            f'<text x="{_fmt((x(0) + x(warmup)) / 2)}" y="{_TOP + 12}" text-anchor="middle">'
-            "warm-up</text>"
+            f'<text x="{_fmt((plot.x(0) + plot.x(warmup)) / 2)}" y="{_TOP + 12}"'
+            ' text-anchor="middle">warm-up</text>'
         )
-    parts.append("</svg>")
     return "".join(parts)
 
 
@@ -726,71 +799,114 @@ def _items(value: Any) -> list[Mapping[str, Any]]:
 
 def _explanation(explanation: Mapping[str, Any]) -> str:
     """What the deep probes found: resources, sites, types, holders, chain, sizes, native."""
-    parts = ['<div class="explanation">']
-    resources = explanation.get("resources")
-    if isinstance(resources, Mapping):
-        for probe, lines in resources.items():
-            found = lines if isinstance(lines, list) else [lines]
-            items = "".join(f"<li><code>{esc(line)}</code></li>" for line in found)
-            parts.append(f"<h3>new {esc(probe)} still open after the runs</h3><ul>{items}</ul>")
-    runs = explanation.get("runs")
-    over = f", growth over {esc(runs)} more runs" if runs else ""
-    sites = _items(explanation.get("sites"))
-    if "sites" in explanation:
-        parts.append(f"<h3>where it is allocated (tracemalloc{over}, per run)</h3>")
-        if sites:
-            parts.append(_sites_table(sites))
-        else:
-            parts.append(
-                '<p class="empty">no growing Python allocation: native memory?'
-                " try --leakguard-native</p>"
-            )
-    types_ = _items(explanation.get("types"))
-    if types_:
-        rows = (
-            f'<tr><td class="mono">{esc(t.get("type", "?"))}</td>'
-            f'<td class="num">+{esc(_amount(t.get("count_per_run"), "count"))}</td></tr>'
-            for t in types_
-        )
-        parts.append("<h3>growing types</h3>" + _table(["type", _Num("objects per run")], rows))
-    holders = _items(explanation.get("holders"))
-    if holders:
-        rows = (
-            f'<tr><td class="mono">{esc(h.get("path", "?"))}</td>'
-            f'<td class="num">+{esc(_amount(h.get("growth_per_run"), "count"))}</td>'
-            f'<td class="mono">{esc(h.get("example") or "")}</td></tr>'
-            for h in holders
-        )
-        parts.append(
-            "<h3>who keeps it alive (containers growing per run)</h3>"
-            + _table(["container", _Num("entries per run"), "example"], rows)
-        )
-    if explanation.get("chain"):
-        parts.append(f"<h3>back-reference chain</h3><pre>{esc(explanation['chain'])}</pre>")
-    sizes = _items(explanation.get("sizes"))
-    if sizes:
-        rows = (
-            f'<tr><td class="mono">{esc(t.get("type", "?"))}</td>'
-            f'<td class="num">+{esc(_amount(t.get("size_per_run"), "bytes"))}</td>'
-            f'<td class="num">+{esc(_amount(t.get("count_per_run"), "count"))}</td></tr>'
-            for t in sizes
-        )
-        headers = ["type", _Num("bytes per run"), _Num("objects per run")]
-        parts.append("<h3>sizes by type (pympler)</h3>" + _table(headers, rows))
-    graph = explanation.get("graph")
-    if isinstance(graph, Mapping) and graph.get("dot"):
-        svg = f" (picture: <code>{esc(graph['svg'])}</code>)" if graph.get("svg") else ""
-        parts.append(f"<h3>back-reference graph</h3><p><code>{esc(graph['dot'])}</code>{svg}</p>")
     native = explanation.get("native")
-    if isinstance(native, Mapping):
-        parts.append(_native(native))
-    notes = explanation.get("notes")
-    if isinstance(notes, list) and notes:
-        items = "".join(f"<li>{esc(note)}</li>" for note in notes)
-        parts.append(f"<h3>notes</h3><ul>{items}</ul>")
+    parts = [
+        '<div class="explanation">',
+        _open_resources(explanation),
+        _allocation_sites(explanation),
+        _growing_types(explanation),
+        _holders(explanation),
+        _chain(explanation),
+        _sizes(explanation),
+        _graph(explanation),
+        _native(native) if isinstance(native, Mapping) else "",
+        _notes(explanation),
+    ]
     parts.extend(f'<p class="empty">{esc(line)}</p>' for line in cost_lines(explanation))
     parts.append("</div>")
     return "".join(parts)
+
+
+def _open_resources(explanation: Mapping[str, Any]) -> str:
+    """The resources each probe saw opened by the runs and not closed."""
+    resources = explanation.get("resources")
+    if not isinstance(resources, Mapping):
+        return ""
+    parts = []
+    for probe, lines in resources.items():
+        found = lines if isinstance(lines, list) else [lines]
+        items = "".join(f"<li><code>{esc(line)}</code></li>" for line in found)
+        parts.append(f"<h3>new {esc(probe)} still open after the runs</h3><ul>{items}</ul>")
+    return "".join(parts)
+
+
+def _allocation_sites(explanation: Mapping[str, Any]) -> str:
+    """Tracemalloc's growing sites; an empty list hints at native memory."""
+    if "sites" not in explanation:
+        return ""
+    runs = explanation.get("runs")
+    over = f", growth over {esc(runs)} more runs" if runs else ""
+    heading = f"<h3>where it is allocated (tracemalloc{over}, per run)</h3>"
+    sites = _items(explanation.get("sites"))
+    if sites:
+        return heading + _sites_table(sites)
+    return (
+        heading + '<p class="empty">no growing Python allocation: native memory?'
+        " try --leakguard-native</p>"
+    )
+
+
+def _growing_types(explanation: Mapping[str, Any]) -> str:
+    types_ = _items(explanation.get("types"))
+    if not types_:
+        return ""
+    rows = (
+        f'<tr><td class="mono">{esc(t.get("type", "?"))}</td>'
+        f'<td class="num">+{esc(_amount(t.get("count_per_run"), "count"))}</td></tr>'
+        for t in types_
+    )
+    return "<h3>growing types</h3>" + _table(["type", _Num("objects per run")], rows)
+
+
+def _holders(explanation: Mapping[str, Any]) -> str:
+    holders = _items(explanation.get("holders"))
+    if not holders:
+        return ""
+    rows = (
+        f'<tr><td class="mono">{esc(h.get("path", "?"))}</td>'
+        f'<td class="num">+{esc(_amount(h.get("growth_per_run"), "count"))}</td>'
+        f'<td class="mono">{esc(h.get("example") or "")}</td></tr>'
+        for h in holders
+    )
+    return "<h3>who keeps it alive (containers growing per run)</h3>" + _table(
+        ["container", _Num("entries per run"), "example"], rows
+    )
+
+
+def _chain(explanation: Mapping[str, Any]) -> str:
+    if not explanation.get("chain"):
+        return ""
+    return f"<h3>back-reference chain</h3><pre>{esc(explanation['chain'])}</pre>"
+
+
+def _sizes(explanation: Mapping[str, Any]) -> str:
+    sizes = _items(explanation.get("sizes"))
+    if not sizes:
+        return ""
+    rows = (
+        f'<tr><td class="mono">{esc(t.get("type", "?"))}</td>'
+        f'<td class="num">+{esc(_amount(t.get("size_per_run"), "bytes"))}</td>'
+        f'<td class="num">+{esc(_amount(t.get("count_per_run"), "count"))}</td></tr>'
+        for t in sizes
+    )
+    headers = ["type", _Num("bytes per run"), _Num("objects per run")]
+    return "<h3>sizes by type (pympler)</h3>" + _table(headers, rows)
+
+
+def _graph(explanation: Mapping[str, Any]) -> str:
+    graph = explanation.get("graph")
+    if not isinstance(graph, Mapping) or not graph.get("dot"):
+        return ""
+    svg = f" (picture: <code>{esc(graph['svg'])}</code>)" if graph.get("svg") else ""
+    return f"<h3>back-reference graph</h3><p><code>{esc(graph['dot'])}</code>{svg}</p>"
+
+
+def _notes(explanation: Mapping[str, Any]) -> str:
+    notes = explanation.get("notes")
+    if not isinstance(notes, list) or not notes:
+        return ""
+    items = "".join(f"<li>{esc(note)}</li>" for note in notes)
+    return f"<h3>notes</h3><ul>{items}</ul>"
 
 
 def _native(native: Mapping[str, Any]) -> str:
