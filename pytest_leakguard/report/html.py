@@ -54,6 +54,7 @@ _OPEN = (LEAK, INCONCLUSIVE, ERROR)
 # The chart's geometry, in SVG user units (= CSS pixels at 100 % zoom).
 _WIDTH, _HEIGHT = 270, 128
 _LEFT, _RIGHT, _TOP, _BOTTOM = 60, 8, 8, 20
+_PLOT_W, _PLOT_H = _WIDTH - _LEFT - _RIGHT, _HEIGHT - _TOP - _BOTTOM
 
 _STYLE, _SCRIPT = "report.css", "report.js"
 """The page's style sheet and filter script, package data in ``report/static/``."""
@@ -635,10 +636,6 @@ def chart(
     parts.append(_chart_labels(plot, values, unit, warmup))
     parts.append("</svg>")
     return "".join(parts)
-
-
-_PLOT_W = _WIDTH - _LEFT - _RIGHT
-_PLOT_H = _HEIGHT - _TOP - _BOTTOM
 
 
 class _Plot(NamedTuple):
