@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import sys
 import sysconfig
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from . import __version__, baseline, compat, files
+from . import __version__, baseline, compat, files, retry
 from .config import (
     MARKER_HELP,
     OPTIONS,
@@ -28,16 +26,9 @@ from .probes import BUILTIN_PROBES, ProbeFactory
 from .probes.memory import counter_installed, heap_engine, stop_session_counting
 from .report import codequality, github, json_report
 from .report.terminal import LeakRepr, cwd_relative, summary_lines
-from .runner import (
-    _drop_stale_finalizers,
-    _final_teardown,
-    _why_not_rerun,
-    attach,
-    measure,
-    run_test,
-)
+from .runner import attach, run_test
 from .units import PROBE_UNITS
-from .verdict import ERROR, INCONCLUSIVE, LEAK, SKIPPED, Verdict
+from .verdict import ERROR, INCONCLUSIVE, LEAK, Verdict
 
 ITEM_SETTINGS = pytest.StashKey[Settings]()
 T = TypeVar("T")
@@ -100,7 +91,13 @@ def pytest_configure(config: pytest.Config) -> None:
             )
     settings = load_settings(config, units, factories)
     compat.check(config, settings.enabled)
-    config.pluginmanager.register(LeakGuard(config, settings, factories, units), PLUGIN_NAME)
+    guard = LeakGuard(config, settings, factories, units)
+    config.pluginmanager.register(guard, PLUGIN_NAME)
+    if retry.loaded(config):
+        # Registered after the session's object, its tryfirst logreport runs before
+        # that one, which collects the verdict it puts on a teardown report.
+        guard.retry = retry.RetriedChecks(factories, guard.judge_retried)
+        config.pluginmanager.register(guard.retry, "leakguard-retry")
     if hasattr(config.hook, "pytest_timeout_set_timer"):  # pytest-timeout is loaded
         from .timeouts import PerRunTimeout
 
@@ -134,8 +131,8 @@ class LeakGuard:
         self.factories = factories
         self.units = units
         self.results: list[dict[str, Any]] = []
-        self.retried: dict[str, _Attempts] = {}
-        """Checked tests a retry plugin runs, by node id, until their verdict."""
+        self.retry: retry.RetriedChecks | None = None
+        """The checks of tests a retry plugin runs (only when one is loaded)."""
         self.checking = settings.enabled
         self.controller = not hasattr(config, "workerinput")
         self.baseline: baseline.Baseline | None = None
@@ -231,10 +228,8 @@ class LeakGuard:
         settings = item.stash.get(ITEM_SETTINGS, None)
         if settings is None or _showing_setup(item.config):
             return None
-        if _retried(item):
-            # Its plugin runs it; its last attempt is judged when logged (see logreport).
-            self.retried[item.nodeid] = _Attempts(item, nextitem, settings)
-            return None
+        if self.retry is not None and self.retry.takes(item, nextitem, settings):
+            return None  # its plugin runs it; its last attempt is judged when logged
         ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         outcome = run_test(item, nextitem, settings, self.factories)
@@ -259,6 +254,13 @@ class LeakGuard:
             report.outcome = "failed"
             report.longrepr = LeakRepr(verdict.message(), path, (lineno or 0) + 1)  # type: ignore[assignment]
 
+    def judge_retried(
+        self, item: pytest.Item, teardown: pytest.TestReport, verdict: Verdict, settings: Settings
+    ) -> None:
+        """Judge a retried test's verdict on its teardown report (see retry.py)."""
+        self._judge(item, teardown, verdict, settings)
+        self._properties(teardown, teardown.leakguard)
+
     @staticmethod
     def _properties(report: pytest.TestReport, data: dict[str, Any]) -> None:
         # JUnit XML takes a test's properties from its teardown report.
@@ -269,45 +271,9 @@ class LeakGuard:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        attempts = self.retried.get(report.nodeid)
-        if attempts is not None and report.when != "teardown":
-            attempts.logged[report.when] = report
-        elif attempts is not None:
-            self._judge_attempt(attempts, report)
         data = getattr(report, "leakguard", None)
         if data is not None:
             self.results.append(data)
-
-    def _judge_attempt(self, attempts: _Attempts, teardown: pytest.TestReport) -> None:
-        """Check a retried test after the attempt its plugin keeps, before its teardown is logged.
-
-        An attempt to be retried is not logged (flaky) or logged as ``rerun``
-        (pytest-rerunfailures).  The attempt was torn down for the next test: the
-        check sets the test up again, runs it as :func:`run_test` does, and tears down
-        again for the next test.  The verdict goes on the teardown report.
-        """
-        item, logged = attempts.item, attempts.logged
-        setup, call = logged.pop("setup", None), logged.pop("call", None)
-        if setup is None or (call is None and setup.passed):
-            return  # flaky did not log this attempt: it retries it
-        if "rerun" in (setup.outcome, getattr(call, "outcome", ""), teardown.outcome):
-            return  # pytest-rerunfailures retries it
-        del self.retried[item.nodeid]
-        reason = _why_not_rerun(item, setup, call)
-        if reason is None and teardown.failed:
-            reason = "the test's teardown failed"
-        if reason is not None:
-            verdict = Verdict(SKIPPED, reason=reason)
-        else:
-            compat.forget_request(item)
-            _drop_stale_finalizers(item)
-            with _own_runs(item):
-                verdict = measure(item, attempts.settings, self.factories)
-            failed = _final_teardown(item, attempts.nextitem)
-            if failed is not None:
-                teardown.outcome, teardown.longrepr = "failed", failed.longrepr
-        self._judge(item, teardown, verdict, attempts.settings)
-        self._properties(teardown, teardown.leakguard)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Any:
@@ -431,52 +397,6 @@ class LeakGuard:
             github.write_summary(self.results, rootdir, os.environ, start)
         except OSError as exc:  # the runner's file, not asked for: say so, do not crash
             self.saved.append((f"leakguard: GitHub step summary not written: {exc}", {}))
-
-
-@dataclass
-class _Attempts:
-    """A checked test that a retry plugin runs: what its check needs, and the reports
-    of its current attempt logged so far."""
-
-    item: pytest.Item
-    nextitem: pytest.Item | None
-    settings: Settings
-    logged: dict[str, pytest.TestReport] = field(default_factory=dict)
-
-
-def _retried(item: pytest.Item) -> bool:
-    """Whether pytest-rerunfailures or flaky runs this test's protocol, to retry it."""
-    plugins = item.config.pluginmanager
-    rerun: Any = sys.modules.get("pytest_rerunfailures")
-    if rerun is not None and plugins.is_registered(rerun) and rerun.get_reruns_count(item):
-        return True
-    flaky = sys.modules.get("flaky.flaky_pytest_plugin")
-    if flaky is None or not plugins.is_registered(flaky):
-        return False
-    decorated = (getattr(item, "function", None), getattr(item, "cls", None))  # @flaky
-    return (
-        item.get_closest_marker("flaky") is not None
-        or bool(item.config.getoption("force_flaky", False))
-        or any(hasattr(obj, "_flaky_max_runs") for obj in decorated)
-    )
-
-
-@contextlib.contextmanager
-def _own_runs(item: pytest.Item) -> Iterator[None]:
-    """The check's runs as pytest's runner makes them, not as attempts of a retry plugin.
-
-    flaky replaces pytest's ``call_and_report`` while it runs a test, and counts
-    every run that passes through it; pytest-rerunfailures, at the teardown of a failed
-    run of a test whose attempts it counts (``execution_count``), holds back the
-    higher-scoped fixtures' finalizers for a retry.
-    """
-    attempts = item.__dict__.pop("execution_count", None)
-    try:
-        with compat.own_call_and_report():
-            yield
-    finally:
-        if attempts is not None:
-            setattr(item, "execution_count", attempts)  # noqa: B010
 
 
 def _source(config: pytest.Config, setting: str) -> str:

@@ -16,7 +16,7 @@ import warnings
 from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import pytest
 
@@ -50,9 +50,6 @@ from .verdict import (
 
 FLOORS = {"rss": float(RSS_FLOOR)}
 """Resolution of probes whose small moves are noise (see :data:`config.RSS_FLOOR`)."""
-
-_JUDGED = False
-"""Whether this process has judged a series yet (see :func:`measure`)."""
 
 EXPLAIN_RUNS = 3
 """Extra runs of a leaking test between the two observations of the deep probes."""
@@ -254,7 +251,7 @@ def measure(
     """
     try:
         with measuring(item.session), frozen():
-            return _measure(item, settings, factories)
+            return Measurement(item, settings, factories).run()
     except Exception as exc:
         reason = str(exc) if isinstance(exc, ProbeFailed) else f"the check failed: {exc!r}"
         return Verdict(ERROR, reason=reason, error=_traceback(exc))
@@ -265,39 +262,90 @@ def _traceback(exc: Exception) -> str:
     return "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
 
 
-def _measure(
-    item: pytest.Item, settings: Settings, factories: Mapping[str, ProbeFactory]
-) -> Verdict:
-    global _JUDGED
-    probes: list[Probe] = [factories[name]() for name in settings.probes]
-    for probe in probes:
-        if hasattr(probe, "ignore"):
-            cast(Any, probe).ignore = [
-                pattern for kind, pattern in settings.ignore if IGNORE_KINDS.get(kind) == probe.name
-            ]
-    units = {p.name: p.unit for p in probes}
-    thresholds = settings.thresholds(units)
-    rerun = Rerun(item)
-    series = _Series(settings.probes, 1 + settings.warmup + settings.max_runs)
-    sections = compat.report_sections(item)
-    kept_sections = len(sections) if sections is not None else 0
-    kept_properties = len(item.user_properties)
+class Measurement:
+    """One test's measured re-runs: its probes, their series, the runs made and the decision.
 
-    def judge() -> Decision:
+    :meth:`run` starts the probes, samples once, then runs and samples the test
+    until the decision is in (or a run fails), and explains a leak.
+    """
+
+    _judged: ClassVar[bool] = False
+    """Whether this process has judged a series yet (see :meth:`_first_judging`)."""
+
+    def __init__(
+        self, item: pytest.Item, settings: Settings, factories: Mapping[str, ProbeFactory]
+    ) -> None:
+        self.item = item
+        self.settings = settings
+        self.probes: list[Probe] = [factories[name]() for name in settings.probes]
+        for probe in self.probes:
+            if hasattr(probe, "ignore"):
+                cast(Any, probe).ignore = [
+                    pattern
+                    for kind, pattern in settings.ignore
+                    if IGNORE_KINDS.get(kind) == probe.name
+                ]
+        self.units = {p.name: p.unit for p in self.probes}
+        self.thresholds = settings.thresholds(self.units)
+        self.rerun = Rerun(item)
+        self.series = _Series(settings.probes, 1 + settings.warmup + settings.max_runs)
+        self.sections = compat.report_sections(item)
+        self.kept_sections = len(self.sections) if self.sections is not None else 0
+        self.kept_properties = len(item.user_properties)
+        # Every attribute is set here: none added between two samples.
+        self.started: list[Probe] = []
+        self.recorded: list[warnings.WarningMessage] = []
+        self.failure: Verdict | None = None
+        self.decision: Decision | None = None
+        self.explanation: dict[str, Any] | None = None
+        self.observer: Observer | None = None
+        self.own = False
+
+    def run(self) -> Verdict:
+        """Start the probes, run and sample the test until decided, explain a leak."""
+        try:
+            for probe in self.probes:
+                _probe_call(probe, "start")
+                self.started.append(probe)
+            with warnings.catch_warnings(record=True) as recorded:
+                # Recorded (and dropped) per run: pytest's own recorder would keep every
+                # re-run's warnings, and "default" filters would grow module registries.
+                warnings.simplefilter("always")
+                self.recorded = recorded
+                self._first_judging()
+                self._sample()
+                self._run_until_decided()
+                self._explain_leak()
+        finally:
+            _stop(self.started)
+        return self._verdict()
+
+    def _first_judging(self) -> None:
+        """The first judging of the process makes one-off allocations: not between two
+        samples of a test."""
+        if not Measurement._judged:
+            self.series.count = 2
+            self._judge()
+            self.series.count = 0
+            Measurement._judged = True
+
+    def _judge(self) -> Decision:
+        settings, series = self.settings, self.series
         start = min(settings.warmup, series.count - 2) if series.count >= 2 else 0
         return decide(
             series.windows(start),
-            thresholds,
-            units,
+            self.thresholds,
+            self.units,
             min_runs=settings.runs if start == settings.warmup else 1 << 30,
             max_runs=settings.max_runs,
             floors=FLOORS,
         )
 
-    def sample() -> None:
+    def _sample(self) -> None:
         settle()
+        series = self.series
         index = series.count
-        for probe in probes:
+        for probe in self.probes:
             value = _probe_call(probe, "sample")
             try:
                 series.values[probe.name][index] = value
@@ -305,84 +353,82 @@ def _measure(
                 raise ProbeFailed(probe.name, "sample", exc) from exc
         series.count += 1
 
-    started: list[Probe] = []
-    verdict: Verdict | None = None
-    decision: Decision | None = None
-    explanation: dict[str, Any] | None = None
-    observer: Observer | None = None
-    own = False
-    try:
-        for probe in probes:
-            _probe_call(probe, "start")
-            started.append(probe)
-        with warnings.catch_warnings(record=True) as recorded:
-            # Recorded (and dropped) per run: pytest's own recorder would keep every
-            # re-run's warnings, and "default" filters would grow module registries.
-            warnings.simplefilter("always")
-            if not _JUDGED:
-                # The first judging of the process makes one-off allocations; not
-                # between two samples of a test.
-                series.count = 2
-                judge()
-                series.count = 0
-                _JUDGED = True
-            sample()
+    def _run_once(self) -> Verdict | None:
+        """Run the test once more, dropping what the run left in its report."""
+        failure = _rerun(self.rerun)
+        if self.sections is not None:
+            del self.sections[self.kept_sections :]
+        del self.item.user_properties[self.kept_properties :]
+        del self.recorded[:]
+        return failure
 
-            def run_once() -> Verdict | None:
-                failure = _rerun(rerun)
-                if sections is not None:
-                    del sections[kept_sections:]
-                del item.user_properties[kept_properties:]
-                del recorded[:]
-                return failure
+    def _run_until_decided(self) -> None:
+        """Warm-up and measured runs, a sample after each, until a decision or a failure."""
+        for _ in range(self.settings.warmup + self.settings.max_runs):
+            self.failure = self._run_once()
+            if self.failure is not None:
+                break
+            self._sample()
+            if not self._judgeable():
+                continue
+            self.decision = self._judge()
+            if self.decision.status != CONTINUE:
+                break
+            self.decision = None  # not kept alive into the next sample
 
-            for _ in range(settings.warmup + settings.max_runs):
-                verdict = run_once()
-                if verdict is not None:
-                    break
-                sample()
-                measured = series.count - 1 - settings.warmup
-                if measured < settings.runs:
-                    continue  # too few runs to judge
-                if measured < min(MIN_MOVING_RUNS, settings.max_runs) and not is_quiet(
-                    series.windows(settings.warmup), thresholds, FLOORS
-                ):
-                    continue  # decide() would say so too, at a higher price
-                decision = judge()
-                if decision.status != CONTINUE:
-                    break
-                decision = None  # not kept alive into the next sample
-            if decision is not None and decision.status == LEAK:
-                own = _tracemalloc_own(decision, run_once, probes, thresholds, settings.runs)
-            if decision is not None and decision.status == LEAK and not own:
-                observer = _observer(item, settings)
-                explanation = _explain(item, run_once, settings, decision, observer)
-                resources = _explain_resources(probes, decision)
-                if resources:
-                    explanation = {**(explanation or {}), "resources": resources}
-    finally:
-        _stop(started)
-    samples = series.as_lists()
-    if verdict is not None:
-        made = series.count  # a sample after each run that passed (and s0), plus the failed run
-        verdict.warmup = min(made, settings.warmup)
-        verdict.runs_made = max(0, made - settings.warmup)
-        verdict.samples = samples
+    def _judgeable(self) -> bool:
+        """Whether the series is long enough (and quiet enough, if short) to judge."""
+        settings = self.settings
+        measured = self.series.count - 1 - settings.warmup
+        if measured < settings.runs:
+            return False  # too few runs to judge
+        # Short and not quiet: decide() would say "continue" too, at a higher price.
+        return measured >= min(MIN_MOVING_RUNS, settings.max_runs) or is_quiet(
+            self.series.windows(settings.warmup), self.thresholds, FLOORS
+        )
+
+    def _explain_leak(self) -> None:
+        """For a leak: the tracing control, then the explanation and the observer."""
+        decision = self.decision
+        if decision is None or decision.status != LEAK:
+            return
+        settings = self.settings
+        self.own = _tracemalloc_own(
+            decision, self._run_once, self.probes, self.thresholds, settings.runs
+        )
+        if self.own:
+            return
+        self.observer = _observer(self.item, settings)
+        explanation = _explain(self.item, self._run_once, settings, decision, self.observer)
+        resources = _explain_resources(self.probes, decision)
+        if resources:
+            explanation = {**(explanation or {}), "resources": resources}
+        self.explanation = explanation
+
+    def _verdict(self) -> Verdict:
+        samples = self.series.as_lists()
+        settings = self.settings
+        if self.failure is not None:
+            verdict = self.failure
+            made = self.series.count  # a sample after each passed run (and s0), and the failed run
+            verdict.warmup = min(made, settings.warmup)
+            verdict.runs_made = max(0, made - settings.warmup)
+            verdict.samples = samples
+            return verdict
+        assert self.decision is not None
+        verdict = Verdict(
+            self.decision.status,
+            warmup=settings.warmup,
+            trends=self.decision.trends,
+            samples=samples,
+            explanation=self.explanation,
+        )
+        if self.own:
+            verdict.status = CLEAN
+            verdict.reason = TRACEMALLOC_OWN
+        elif self.observer is not None and self.observer.result is not None:
+            _suppress(verdict, self.observer.result)
         return verdict
-    assert decision is not None
-    verdict = Verdict(
-        decision.status,
-        warmup=settings.warmup,
-        trends=decision.trends,
-        samples=samples,
-        explanation=explanation,
-    )
-    if own:
-        verdict.status = CLEAN
-        verdict.reason = TRACEMALLOC_OWN
-    elif observer is not None and observer.result is not None:
-        _suppress(verdict, observer.result)
-    return verdict
 
 
 def _stop(started: Sequence[Probe]) -> None:
