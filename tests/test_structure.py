@@ -144,3 +144,35 @@ def test_missing_internal_without_leakguard_is_a_warning(pytester: pytest.Pytest
     result = pytester.runpytest_subprocess("-p", "breakfixturedef")
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(["*PytestConfigWarning: leakguard: pytest * lacks internals*"])
+
+
+MAX_FUNCTION_LINES = 60
+"""Issue #17: a function the next maintainer can read at once."""
+
+
+def long_functions(source: str, name: str) -> list[str]:
+    """``name:line function (N lines)`` for each function of ``source`` over the limit."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > MAX_FUNCTION_LINES:
+                found.append(f"{name}:{node.lineno} {node.name} ({length} lines)")
+    return found
+
+
+def test_no_function_over_sixty_lines() -> None:
+    found = [
+        problem
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for problem in long_functions(path.read_text(encoding="utf-8"), str(path.name))
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_long_functions_are_found() -> None:
+    body = "\n".join(f"    x = {n}" for n in range(MAX_FUNCTION_LINES))
+    assert long_functions(f"def f():\n{body}\n", "m.py") == [
+        f"m.py:1 f ({MAX_FUNCTION_LINES + 1} lines)"
+    ]
+    assert long_functions("def g():\n    pass\n", "m.py") == []
