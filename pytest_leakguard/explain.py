@@ -87,11 +87,12 @@ class Explainer:
     def before(self, absorb: Callable[[], object] | None = None) -> None:
         """Start deep tracing and record the state after settling.
 
-        ``absorb`` (one more run of the test, settled) is called once tracing has
-        restarted, before the snapshot: an object the test replaces on every run
-        (a "last result" global, a handler's last records) was allocated untraced
-        before the restart, and its traced successor would otherwise look like
-        growth.
+        ``absorb`` (one more run of the test, settled) is called twice when tracing
+        restarts: before the walks, so that they see what a run of the explanation
+        leaves behind, and once tracing has restarted, before the snapshot: an object
+        the test replaces on every run (a "last result" global, a handler's last
+        records) was allocated untraced before the restart, and its traced successor
+        would otherwise look like growth.  The walks count that second run.
         """
         # Imported now, not between the observations: imports fill sys.modules and caches.
         _optional("objgraph")
@@ -102,6 +103,10 @@ class Explainer:
             # allocations records a traceback (seconds on a heap of a million objects).
             tracemalloc.stop()
             self._restarted = True
+            if absorb is not None:
+                # The walks see what a run of the explanation leaves (its log records, its
+                # last result), as the walks after the runs do, not what the check's runs left.
+                absorb()
         # Walk first: reading an instance's __dict__ creates it (Python 3.11+), and
         # those dicts must not count as growth.
         self._sizes, self._paths = _holder_sizes()

@@ -332,8 +332,9 @@ def test_the_heap_walks_run_untraced(monkeypatch: pytest.MonkeyPatch) -> None:
     explainer = explain.Explainer(".")
     try:
         explainer.before(absorb=lambda: absorbed.append(tracemalloc.is_tracing()))
-        # The absorbing run and the snapshot are traced with every frame.
-        assert absorbed == [True]
+        # One absorbing run before the walks, untraced; one after, traced with every frame
+        # like the snapshot.
+        assert absorbed == [False, True]
         assert tracemalloc.get_traceback_limit() == explain.FRAMES
     finally:
         explainer.abort()

@@ -172,9 +172,9 @@ def test_python_heap_leak_is_not_tracked_natively(native_run: tuple[LeakRun, str
     assert entry["verdict"] == "leak", run.output()
     assert "native" not in entry["explanation"]
     # Normal run, warm-up, measured runs, with tracemalloc counting the heap the control
-    # with tracing off (blocks grew: runs + 1), 1 + 3 explanation runs: no memray runs.
+    # with tracing off (blocks grew: runs + 1), 2 + 3 explanation runs: no memray runs.
     control = 0 if COUNTER_BUILT else run.report["settings"]["runs"] + 1
-    assert run.calls()["python_heap"] == 1 + entry["warmup"] + entry["runs"] + control + 1 + 3
+    assert run.calls()["python_heap"] == 1 + entry["warmup"] + entry["runs"] + control + 2 + 3
 
 
 @needs_memray
@@ -184,9 +184,9 @@ def test_clean_tests_never_run_deep_probes(native_run: tuple[LeakRun, str]) -> N
     assert entry["verdict"] == "clean", run.output()
     assert entry["explanation"] is None
     assert run.calls()["clean"] == 1 + entry["warmup"] + entry["runs"]
-    # A native leak runs 1 + 3 deep-probe runs and 3 memray runs more.
+    # A native leak runs 2 + 3 deep-probe runs and 3 memray runs more.
     leak = run.entry(node + "test_c_library")
-    assert run.calls()["c_library"] == 1 + leak["warmup"] + leak["runs"] + 1 + 3 + 3
+    assert run.calls()["c_library"] == 1 + leak["warmup"] + leak["runs"] + 2 + 3 + 3
 
 
 @needs_memray
@@ -229,8 +229,8 @@ def test_without_memray_the_explanation_says_what_to_install(
     assert entry["explanation"]["native"]["sites"] == []
     assert "note: native frames not named: memray is not installed" in entry["message"]
     assert "pip install pytest-leakguard[memray]" in entry["message"]
-    # Nothing to track with: no memray runs (1 + 3 runs of the Python deep probes).
-    assert run.calls()["c_library"] == 1 + entry["warmup"] + entry["runs"] + 1 + 3
+    # Nothing to track with: no memray runs (2 + 3 runs of the Python deep probes).
+    assert run.calls()["c_library"] == 1 + entry["warmup"] + entry["runs"] + 2 + 3
 
 
 @pytest.mark.parametrize(
