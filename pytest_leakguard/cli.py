@@ -136,13 +136,15 @@ def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         old = baseline.load(args.old, args.allow_incomplete)
         news = [baseline.load(path, args.allow_incomplete) for path in args.new]
-        shards = [merge.read(path) for path in [args.old, *args.new]]
-        new = news[0] if len(news) == 1 else merge.merge_baselines(shards[1:])
+        # Shards are merged from their files' data; one file is used as loaded.
+        shards = [merge.read(path) for path in args.new] if len(news) > 1 else []
+        new = merge.merge_baselines(shards) if shards else news[0]
     except (baseline.BaselineError, merge.InputError) as exc:
         return _error(exc)
     except merge.Conflict as exc:
         return _conflict(exc, None)
-    _warn_incomplete(shards)
+    loaded = zip([args.old, *args.new], [old, *news])
+    _warn_incomplete([path for path, found in loaded if found.incomplete_reason is not None])
     comparison = baseline.compare(old, new, rules)
     for line in baseline.table(comparison):
         print(line)
@@ -150,13 +152,15 @@ def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def _merge(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .report import html
     from .report.json_report import write_atomic
 
     try:
         shards = [merge.read(path) for path in args.files]
         kind = merge.kind_of(shards)
-        if kind == merge.REPORT and any(_read_report(path) is None for path in args.files):
-            return USAGE
+        if kind == merge.REPORT:
+            for shard in shards:
+                html.check_report(shard.data, shard.path)
         late = merge.incomplete(shards)
         if late and not args.allow_incomplete:
             return _error(
@@ -167,11 +171,11 @@ def _merge(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             payload = merge.merge_reports(shards)
         else:
             payload = merge.baseline_json(merge.merge_baselines(shards), shards)
-    except (baseline.BaselineError, merge.InputError) as exc:
+    except (baseline.BaselineError, merge.InputError, html.ReportError) as exc:
         return _error(exc)
     except merge.Conflict as exc:
         return _conflict(exc, args.output)
-    _warn_incomplete(shards)
+    _warn_incomplete(merge.incomplete(shards))
     try:
         write_atomic(args.output, payload)
     except OSError as exc:
@@ -194,7 +198,7 @@ def _html(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return _error(exc)
     except merge.Conflict as exc:
         return _conflict(exc, args.output)
-    _warn_incomplete(shards)
+    _warn_incomplete(merge.incomplete(shards))
     write_text_atomic(args.output, html.render(payload))
     print(f"wrote {args.output}")
     return OK
@@ -224,8 +228,8 @@ def _conflict(exc: merge.Conflict, output: str | None) -> int:
     return FAILED
 
 
-def _warn_incomplete(shards: Sequence[merge.Shard]) -> None:
-    for path in merge.incomplete(shards):
+def _warn_incomplete(paths: Sequence[str]) -> None:
+    for path in paths:
         print(
             f"warning: {path} is marked incomplete (its run was interrupted): tests it did not"
             " reach are missing",

@@ -102,14 +102,20 @@ def read_report(path: str) -> dict[str, Any]:
     """Read a ``--leakguard-json`` report for :func:`render`; raises :class:`ReportError`."""
     import json
 
-    from .json_report import SCHEMA_VERSION
-
     try:
         with open(path, encoding="utf-8") as stream:
             payload = json.load(stream)
     # ValueError: not JSON, or an integer of more than 4300 digits; RecursionError: too deep
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ReportError(f"cannot read JSON report {path}: {shown(exc)}") from None
+    return check_report(payload, path)
+
+
+def check_report(payload: Any, path: str) -> dict[str, Any]:
+    """``payload`` (read from ``path``) if it is a report :func:`render` takes, else
+    :class:`ReportError`."""
+    from .json_report import SCHEMA_VERSION
+
     if not isinstance(payload, dict) or not isinstance(payload.get("tests"), list):
         raise ReportError(f"{path} is not a leakguard JSON report")
     version = payload.get("version")
