@@ -32,7 +32,7 @@ from .probes import Probe, ProbeFactory
 from .probes.memory import measuring
 from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun, function_scope_end
-from .settle import frozen, settle
+from .settle import Freezer, settle
 from .suppress import Attribution, Suppressions, judge
 from .verdict import (
     CLEAN,
@@ -250,11 +250,18 @@ def measure(
     is the test's ``error`` verdict: the session goes on.
     """
     try:
-        with measuring(item.session), frozen():
+        with measuring(item.session), _freezer(item.session).frozen():
             return Measurement(item, settings, factories).run()
     except Exception as exc:
         reason = str(exc) if isinstance(exc, ProbeFailed) else f"the check failed: {exc!r}"
         return Verdict(ERROR, reason=reason, error=_traceback(exc))
+
+
+_FREEZER = pytest.StashKey[Freezer]()
+
+
+def _freezer(session: pytest.Session) -> Freezer:
+    return session.stash.setdefault(_FREEZER, Freezer())
 
 
 def _traceback(exc: Exception) -> str:

@@ -95,24 +95,37 @@ _FROZEN: list[bool] = []
 """Whether each check in progress froze the heap (see :func:`frozen`), innermost last."""
 
 
-@contextlib.contextmanager
-def frozen() -> Iterator[None]:
-    """Move the objects that exist out of the collector's reach (``gc.freeze``) for the block.
+class Freezer:
+    """Freezes the heap for each check of one session, unless the user froze objects.
 
-    Each collection and each object count then costs what the test allocated, not
-    the size of the heap.  Not if something is frozen already (by the user, or by
-    the session this one runs in): ``gc.unfreeze`` would thaw that too.
+    ``gc.get_freeze_count()`` walks the frozen generation (CPython 3.11), so once it
+    has seen the user's frozen objects (a conftest that freezes after collection, as
+    packaging's does) it is not asked again: that would cost milliseconds per test.
+    Not freezing is always safe; it only makes the count and the collection slower.
     """
-    freezing = not gc.get_freeze_count()
-    if freezing:
-        gc.freeze()
-    _FROZEN.append(freezing)
-    try:
-        yield
-    finally:
-        _FROZEN.pop()
+
+    def __init__(self) -> None:
+        self.user_froze = False
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """Move the objects that exist out of the collector's reach (``gc.freeze``) for the block.
+
+        Each collection and each object count then costs what the test allocated, not
+        the size of the heap.  Not if something is frozen already (by the user, or by
+        the session this one runs in): ``gc.unfreeze`` would thaw that too.
+        """
+        self.user_froze = self.user_froze or gc.get_freeze_count() > 0
+        freezing = not self.user_froze
         if freezing:
-            gc.unfreeze()
+            gc.freeze()
+        _FROZEN.append(freezing)
+        try:
+            yield
+        finally:
+            _FROZEN.pop()
+            if freezing:
+                gc.unfreeze()
 
 
 @contextlib.contextmanager

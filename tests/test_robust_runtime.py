@@ -8,10 +8,13 @@ session in a subprocess: the plugin's state is process-wide.
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import pytest
 from helpers import COUNTER_BUILT, run_leakguard
+
+from pytest_leakguard.settle import Freezer
 
 XDIST = pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
 
@@ -66,6 +69,7 @@ def test_in_process_pytester_leaves_the_outer_sessions_counting(
 # --- failing fixtures -------------------------------------------------------------
 
 TEARDOWNS = """
+import gc
 import sys
 
 import pytest
@@ -104,6 +108,7 @@ def test_function_and_module_teardowns_failing_are_one_error(
 
 
 SCOPED = """
+import gc
 import sys
 
 import pytest
@@ -288,6 +293,7 @@ import gc
 import subprocess
 import threading
 
+import gc
 import sys
 
 import pytest
@@ -350,6 +356,29 @@ def test_objects_the_user_froze_stay_frozen(pytester: pytest.Pytester) -> None:
     _no_crash(run.output(), run.result.ret)
     run.result.assert_outcomes(passed=2)
     assert run.entry("test_frozen.py::test_checked")["verdict"] != "error", run.output()
+
+
+def test_the_users_frozen_objects_are_counted_once_per_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counting the frozen generation walks it (CPython 3.11): once the user's frozen
+    objects are seen, later checks neither count nor freeze."""
+    calls: list[int] = []
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: calls.append(1) or 5)
+    monkeypatch.setattr(gc, "freeze", lambda: pytest.fail("froze beside the user's objects"))
+    freezer = Freezer()
+    for _ in range(3):
+        with freezer.frozen():
+            pass
+    assert len(calls) == 1
+
+
+def test_a_session_with_nothing_frozen_freezes_each_check() -> None:
+    freezer = Freezer()
+    for _ in range(2):
+        with freezer.frozen():
+            assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() == 0
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="own-GIL subinterpreters: 3.12+")
