@@ -106,18 +106,26 @@ def from_results(
     results: Sequence[Mapping[str, Any]],
     environment: Mapping[str, Any],
     incomplete_reason: str | None = None,
+    units: Mapping[str, str] | None = None,
 ) -> Baseline:
-    """A baseline from the verdict dicts of a run (tests not measured are left out)."""
+    """A baseline from the results of a run in their JSON form (tests not measured are
+    left out); ``units`` are the probes' (a compact result's figures are all 0)."""
     tests: dict[str, dict[str, Any]] = {}
     for data in results:
-        # Sustained growth only: one-off steps in a short window are noise, not figures.
-        growth = data.get("sustained_growth_per_run") or {}
+        if "flat" in data:  # the compact form: every probe still
+            probes = data["flat"]
+            growth = dict.fromkeys(probes, 0.0)
+            found = {probe: (units or {}).get(probe, "count") for probe in probes}
+        else:
+            # Sustained growth only: one-off steps in a short window are noise, not figures.
+            growth = data.get("sustained_growth_per_run") or {}
+            found = dict(data.get("units", {}))
         if not growth:
             continue
         tests[str(data["nodeid"])] = {
             "verdict": data["verdict"],
             "growth_per_run": {k: float(v) for k, v in growth.items()},
-            "units": dict(data.get("units", {})),
+            "units": found,
         }
     return Baseline(tests, dict(environment), incomplete_reason)
 
@@ -190,7 +198,10 @@ def _from_report(data: Mapping[str, Any], path: str) -> Baseline:
         # as strictly as a baseline's: float() would take "nan", "inf" and booleans
         for value in (test.get("sustained_growth_per_run") or {}).values():
             _number(value, path, _label(test.get("nodeid")))
-    found = from_results(data["tests"], {})
+    units = data.get("units")
+    if units is not None and not isinstance(units, dict):
+        raise BaselineError(f"report {path} is malformed: 'units' is not an object")
+    found = from_results(data["tests"], {}, units=units)
     checked = {nodeid: _entry(entry, path, nodeid) for nodeid, entry in found.tests.items()}
     return Baseline(checked, _environment(data.get("environment", {})), _incomplete(data))
 

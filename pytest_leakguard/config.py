@@ -277,6 +277,8 @@ class Settings:
     native: bool = False
     """Explain every leak with memray's native frames (not only RSS-only growth)."""
     graph_dir: str | None = None
+    clean_details: bool = False
+    """Keep every clean test's samples and figures (by default a still one is kept compact)."""
 
     def thresholds(self, units: Mapping[str, str]) -> dict[str, float | None]:
         """The threshold of every selected probe."""
@@ -534,6 +536,16 @@ OPTIONS: tuple[Option, ...] = (
         _plain(parse_directory),
         "dir",
         "GRAPH_DIR",
+    ),
+    Option(
+        "clean_details",
+        "--leakguard-clean-details",
+        "keep the samples and per-probe figures of clean tests, in memory and in the JSON and"
+        " HTML reports (by default a clean test whose probes did not move is kept as its"
+        " verdict, runs and probes: about 200 bytes instead of 3 KB)",
+        _plain(parse_bool),
+        "flag",
+        report=_same,
     ),
 )
 """Every setting, in the order of ``--help``.  To add one: a row here, a :class:`Settings`

@@ -26,19 +26,14 @@ from .probes import BUILTIN_PROBES, ProbeFactory
 from .probes.memory import counter_installed, heap_engine, stop_session_counting
 from .report import codequality, github, json_report
 from .report.terminal import LeakRepr, cwd_relative, summary_lines
+from .report.text import message
+from .result import ERROR, INCONCLUSIVE, LEAK, Kept, Status, TestResult
 from .runner import attach, run_test
 from .units import PROBE_UNITS
-from .verdict import ERROR, INCONCLUSIVE, LEAK, Verdict
 
 ITEM_SETTINGS = pytest.StashKey[Settings]()
 T = TypeVar("T")
 PLUGIN_NAME = "leakguard-session"
-
-_STATUS_WORDS = {
-    LEAK: ("L", "LEAKED"),
-    INCONCLUSIVE: ("I", "INCONCLUSIVE"),
-    ERROR: ("E", "LEAKERROR"),
-}
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -108,12 +103,12 @@ def pytest_report_teststatus(
     report: pytest.TestReport, config: pytest.Config
 ) -> tuple[str, str, str] | None:
     data = getattr(report, "leakguard", None)
-    if data is None or not report.failed or data["verdict"] not in _STATUS_WORDS:
+    status = Status.of(data["verdict"]) if data is not None and report.failed else None
+    if status is None or not status.word:
         return None
-    letter, word = _STATUS_WORDS[data["verdict"]]
     # A plain word: pytest shows a failed report's word in red anyway, and pytest 8.0
     # prints a (word, markup) tuple as is in the short test summary.
-    return "failed", letter, word
+    return "failed", status.letter, status.word
 
 
 class LeakGuard:
@@ -131,6 +126,8 @@ class LeakGuard:
         self.factories = factories
         self.units = units
         self.results: list[dict[str, Any]] = []
+        """The JSON form of every result, on the controller (compact for still clean tests)."""
+        self.kept = Kept()
         self.retry: retry.RetriedChecks | None = None
         """The checks of tests a retry plugin runs (only when one is loaded)."""
         self.checking = settings.enabled
@@ -236,50 +233,62 @@ class LeakGuard:
         if outcome.verdict is not None:
             report = outcome.reports[1] if len(outcome.reports) > 2 else outcome.reports[0]
             self._judge(item, report, outcome.verdict, settings)
-            self._properties(outcome.reports[-1], report.leakguard)
+            self._properties(outcome.reports[-1], outcome.verdict)
         for report in outcome.reports:
             ihook.pytest_runtest_logreport(report=report)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         return True
 
     def _judge(
-        self, item: pytest.Item, report: pytest.TestReport, verdict: Verdict, settings: Settings
+        self,
+        item: pytest.Item,
+        report: pytest.TestReport,
+        verdict: TestResult,
+        settings: Settings,
     ) -> None:
-        attach(report, verdict, item.nodeid)
+        attach(report, verdict, item.nodeid, compact=not settings.clean_details)
         failing = verdict.status == LEAK or (
             settings.strict and verdict.status in (ERROR, INCONCLUSIVE)
         )
         if failing and report.passed:
             path, lineno, _ = item.location
             report.outcome = "failed"
-            report.longrepr = LeakRepr(verdict.message(), path, (lineno or 0) + 1)  # type: ignore[assignment]
+            report.longrepr = LeakRepr(message(verdict), path, (lineno or 0) + 1)  # type: ignore[assignment]
 
     def judge_retried(
-        self, item: pytest.Item, teardown: pytest.TestReport, verdict: Verdict, settings: Settings
+        self,
+        item: pytest.Item,
+        teardown: pytest.TestReport,
+        verdict: TestResult,
+        settings: Settings,
     ) -> None:
         """Judge a retried test's verdict on its teardown report (see retry.py)."""
         self._judge(item, teardown, verdict, settings)
-        self._properties(teardown, teardown.leakguard)
+        self._properties(teardown, verdict)
 
     @staticmethod
-    def _properties(report: pytest.TestReport, data: dict[str, Any]) -> None:
+    def _properties(report: pytest.TestReport, result: TestResult) -> None:
         # JUnit XML takes a test's properties from its teardown report.
-        report.user_properties.append(("leakguard_verdict", data["verdict"]))
-        report.user_properties.append(("leakguard_runs", data["runs"]))
-        for probe, growth in sorted(data["growth_per_run"].items()):
-            report.user_properties.append((f"leakguard_growth_{probe}", round(growth, 3)))
+        report.user_properties.append(("leakguard_verdict", str(result.status)))
+        report.user_properties.append(("leakguard_runs", result.runs))
+        for trend in sorted(result.trends, key=lambda t: t.probe):
+            report.user_properties.append(
+                (f"leakguard_growth_{trend.probe}", round(trend.growth_per_run, 3))
+            )
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "leakguard", None)
-        if data is not None:
+        if data is not None and self.controller:  # a worker's results go to the controller
+            data = self.kept(data, report.nodeid)
+            report.leakguard = data  # type: ignore[attr-defined]
             self.results.append(data)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Any:
         result = yield
         if self.baseline is not None and self.controller:
-            current = baseline.from_results(self.results, environment())
+            current = baseline.from_results(self.results, environment(), units=self.units)
             self.comparison = baseline.compare(self.baseline, current, self.settings.compare_fail)
             if self.comparison.failed:
                 # The regression gate: the run fails even if every test passed.
@@ -292,7 +301,7 @@ class LeakGuard:
         terminalreporter.write_sep("=", "leakguard")
         verbose = self.config.get_verbosity() > 0
         if self.results:
-            for text, markup in summary_lines(self.results, verbose, self._shown):
+            for text, markup in summary_lines(self.results, verbose, self._shown, self.units):
                 terminalreporter.write_line(text, **markup)
         if self.comparison is not None:
             terminalreporter.write_sep("-", "leakguard baseline comparison")
@@ -326,13 +335,15 @@ class LeakGuard:
             return
         settings = report_settings(self.settings, self.units)
         settings["allocation_counter"] = counter_installed()
-        payload = json_report.build(self.results, settings, environment(), incomplete)
+        payload = json_report.build(
+            self.results, settings, environment(), incomplete, units=self.units
+        )
         if self.comparison is not None:
             payload["baseline"] = baseline.comparison_to_json(self.comparison)
         # Each write on its own: one that fails must not cost the others.
         if json_path is not None:
             target = str(self._path(json_path))
-            self._write(session, "JSON report", lambda: files.write_json(target, payload))
+            self._write(session, "JSON report", lambda: json_report.write(target, payload))
         if html_path is not None:
             from .report import html
 
@@ -365,7 +376,7 @@ class LeakGuard:
                 )
             )
             return
-        results = baseline.from_results(self.results, environment(), incomplete)
+        results = baseline.from_results(self.results, environment(), incomplete, self.units)
         backup = self._write(session, "baseline", lambda: baseline.save(target, results) or "")
         if backup is not None:
             kept = f" (the previous one kept as {backup})" if backup else ""

@@ -32,6 +32,7 @@ from .probes import Probe, ProbeFactory
 from .probes.memory import measuring
 from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun, function_scope_end
+from .result import Explanation
 from .settle import Freezer, settle
 from .suppress import Attribution, Suppressions, judge
 from .verdict import (
@@ -593,8 +594,8 @@ def _suppress(verdict: Verdict, attribution: Attribution) -> None:
         verdict.suppressions = [{"pattern": p, **amounts} for p, amounts in matched.items()]
     elif matched:
         if verdict.explanation is None:
-            verdict.explanation = {}
-        verdict.explanation.setdefault("notes", []).append(
+            verdict.explanation = Explanation()
+        verdict.explanation.add_note(
             "suppressions matched part of the growth only: "
             + ", ".join(matched)
             + "; "
@@ -616,9 +617,12 @@ def _explain_resources(probes: Sequence[Probe], decision: Decision) -> dict[str,
     return found
 
 
-def attach(report: pytest.TestReport, verdict: Verdict, nodeid: str) -> dict[str, Any]:
-    """Put the verdict on the report as a JSON-able dict (it crosses xdist as is)."""
-    data = verdict.to_dict()
-    data["nodeid"] = nodeid
+def attach(
+    report: pytest.TestReport, verdict: Verdict, nodeid: str, compact: bool = False
+) -> dict[str, Any]:
+    """Put the verdict on the report in its JSON form (it crosses xdist as is); with
+    ``compact``, a still clean test in the compact form (see :class:`result.TestResult`)."""
+    verdict.nodeid = nodeid
+    data = verdict.to_json(compact=compact)
     report.leakguard = data  # type: ignore[attr-defined]
     return data

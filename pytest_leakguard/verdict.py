@@ -1,4 +1,4 @@
-"""The leak decision: samples in, :class:`Verdict` out.
+"""The leak decision: samples in, :class:`Decision` out (the result is result.py's).
 
 Pure: no pytest import, no I/O, no global state, so every rule here is
 unit-tested with plain lists.
@@ -21,21 +21,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from .units import format_amount
-
-LEAK = "leak"
-CLEAN = "clean"
-INCONCLUSIVE = "inconclusive"
-ERROR = "error"
-SKIPPED = "skipped"
-VERDICTS = (LEAK, INCONCLUSIVE, ERROR, CLEAN, SKIPPED)
-
-GROWING = "growing"
-FLAT = "flat"
-NOISY = "noisy"
+# The statuses and the trend of a probe are the result's (result.py); Verdict and the
+# rendering functions are re-exported for the code that imports them from here.
+from .report.text import cost_lines, explanation_lines
+from .result import (
+    CLEAN,
+    ERROR,
+    FLAT,
+    GROWING,
+    INCONCLUSIVE,
+    LEAK,
+    NOISY,
+    SKIPPED,
+    VERDICTS,
+    ProbeTrend,
+    Status,
+)
+from .result import TestResult as Verdict
 
 CONTINUE = "continue"
 """Returned by :func:`decide` while more runs are needed."""
@@ -59,37 +63,6 @@ def is_quiet(
         thresholds.get(name) is None or max(window) - min(window) <= floors.get(name, 0.0)
         for name, window in windows.items()
     )
-
-
-@dataclass(frozen=True)
-class ProbeTrend:
-    """How one probe's series moved over the measured runs."""
-
-    probe: str
-    unit: str
-    trend: str
-    growth_per_run: float
-    tail_growth_per_run: float
-    rising_runs: int
-    runs: int
-    threshold: float | None
-    sustained_growth_per_run: float = 0.0
-    """``growth_per_run`` if the probe grows in a sustained way even below its budget, else 0."""
-
-    @property
-    def decisive(self) -> bool:
-        """Whether this probe may decide the verdict (it has a threshold)."""
-        return self.threshold is not None
-
-    def describe(self) -> str:
-        """One line for people: ``heap: +1.0 MiB/run over 20 runs (budget 0 B)``."""
-        growth = format_amount(self.growth_per_run, self.unit)
-        sign = "+" if self.growth_per_run >= 0 else ""
-        line = f"{self.probe}: {sign}{growth}/run over {self.runs} runs"
-        line += f", grew in {self.rising_runs} of {self.runs}"
-        if self.threshold is None:
-            return line + " (informative)"
-        return line + f" (budget {format_amount(self.threshold, self.unit)}/run)"
 
 
 def tail_length(steps: int) -> int:
@@ -212,194 +185,28 @@ def counts_decide(decisive: Sequence[ProbeTrend], floors: Mapping[str, float]) -
     return not any(t.unit == "bytes" and not floors.get(t.probe) for t in decisive)
 
 
-@dataclass
-class Verdict:
-    """The outcome of checking one test, with everything the reports need."""
-
-    status: str
-    reason: str = ""
-    warmup: int = 0
-    trends: tuple[ProbeTrend, ...] = ()
-    samples: dict[str, list[int]] = field(default_factory=dict)
-    error: str = ""
-    explanation: dict[str, Any] | None = None
-    """Allocation sites, growing types and holders (deep probes, leaks only)."""
-    runs_made: int = 0
-    """Measured runs made when no probe was judged (a re-run failed or skipped itself)."""
-    suppressions: list[dict[str, Any]] = field(default_factory=list)
-    """For a leak that ``site:``/``type:`` suppressions explained (the verdict is then
-    clean): each suppression used, with the bytes and objects per run it matched."""
-
-    @property
-    def runs(self) -> int:
-        """Measured runs (warm-up runs not counted)."""
-        return max((t.runs for t in self.trends), default=self.runs_made)
-
-    @property
-    def offending(self) -> list[ProbeTrend]:
-        """Decisive probes that grew (for a leak) or were noisy (inconclusive)."""
-        wanted = {LEAK: (GROWING,), INCONCLUSIVE: (GROWING, NOISY)}.get(self.status, ())
-        return [t for t in self.trends if t.decisive and t.trend in wanted]
-
-    def severity(self) -> float:
-        """A sort key: the largest growth per run among offending byte probes, then counts."""
-        offending = self.offending
-        byte_growth = [t.growth_per_run for t in offending if t.unit == "bytes"]
-        count_growth = [t.growth_per_run for t in offending if t.unit != "bytes"]
-        return max(byte_growth, default=0.0) * 1e6 + max(count_growth, default=0.0)
-
-    def message(self) -> str:
-        """The failure message: the verdict, then one line per probe."""
-        head = {
-            LEAK: "memory leak: retained memory grows from run to run",
-            INCONCLUSIVE: "leak check inconclusive: growth that is neither flat nor sustained",
-            ERROR: "leak check error: a re-run of the test failed",
-            CLEAN: "no leak",
-            SKIPPED: "leak check skipped",
-        }[self.status]
-        lines = [f"{head} ({self.runs} measured runs after {self.warmup} warm-up runs)"]
-        if self.reason:
-            lines.append(self.reason)
-        marked = {t.probe for t in self.offending}
-        for trend in self.trends:
-            prefix = "  > " if trend.probe in marked else "    "
-            lines.append(prefix + trend.describe())
-        if self.error:
-            lines.append(self.error)
-        if self.explanation:
-            lines.extend(explanation_lines(self.explanation))
-        return "\n".join(lines)
-
-    def summary(self) -> str:
-        """A short phrase for one summary line: the offending probes' growth per run."""
-        if self.status in (ERROR, SKIPPED):
-            return self.reason
-        shown = self.offending or [t for t in self.trends if t.decisive]
-        parts = []
-        for trend in shown:
-            sign = "+" if trend.growth_per_run >= 0 else ""
-            parts.append(
-                f"{trend.probe} {sign}{format_amount(trend.growth_per_run, trend.unit)}/run"
-            )
-        return ", ".join(parts) + f" ({self.runs} runs)"
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (it travels on the test report, across xdist too)."""
-        return {
-            "verdict": self.status,
-            "reason": self.reason,
-            "warmup": self.warmup,
-            "runs": self.runs,
-            "growth_per_run": {t.probe: t.growth_per_run for t in self.trends},
-            "trend": {t.probe: t.trend for t in self.trends},
-            "thresholds": {t.probe: t.threshold for t in self.trends},
-            "units": {t.probe: t.unit for t in self.trends},
-            "rising_runs": {t.probe: t.rising_runs for t in self.trends},
-            "tail_growth_per_run": {t.probe: t.tail_growth_per_run for t in self.trends},
-            "sustained_growth_per_run": {t.probe: t.sustained_growth_per_run for t in self.trends},
-            "samples": {name: list(values) for name, values in self.samples.items()},
-            "error": self.error,
-            "explanation": self.explanation,
-            "suppressions": [dict(entry) for entry in self.suppressions],
-            "message": self.message() if self.status != CLEAN else "",
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
-        """Rebuild a verdict from :meth:`to_dict` output (as received from an xdist worker)."""
-        trends = tuple(
-            ProbeTrend(
-                probe=name,
-                unit=data["units"][name],
-                trend=data["trend"][name],
-                growth_per_run=data["growth_per_run"][name],
-                tail_growth_per_run=data["tail_growth_per_run"][name],
-                rising_runs=data["rising_runs"][name],
-                sustained_growth_per_run=data.get("sustained_growth_per_run", {}).get(name, 0.0),
-                runs=data["runs"],
-                threshold=data["thresholds"][name],
-            )
-            for name in data["growth_per_run"]
-        )
-        return cls(
-            status=data["verdict"],
-            reason=data.get("reason", ""),
-            warmup=data.get("warmup", 0),
-            trends=trends,
-            samples={k: list(v) for k, v in data.get("samples", {}).items()},
-            error=data.get("error", ""),
-            explanation=data.get("explanation"),
-            runs_made=0 if trends else data.get("runs", 0),
-            suppressions=[dict(entry) for entry in data.get("suppressions") or []],
-        )
-
-
-def explanation_lines(explanation: Mapping[str, Any], top: int = 3) -> list[str]:
-    """The short form of an explanation for the failure message (the JSON has it all)."""
-    lines = []
-    for probe, found in explanation.get("resources", {}).items():
-        lines.append(f"new {probe} still open after the runs:")
-        lines.extend(f"  {line}" for line in found)
-    if "sites" not in explanation:
-        return lines + _native_lines(explanation, top)
-    runs = explanation.get("runs", 0)
-    lines.append(f"where it is allocated (tracemalloc, growth over {runs} more runs, per run):")
-    sites = explanation.get("sites", [])[:top]
-    for site in sites:
-        size = format_amount(site["size_per_run"], "bytes")
-        blocks = format_amount(site["count_per_run"], "count")
-        lines.append(f"  {site['file']}:{site['line']}: +{size}/run, +{blocks} blocks/run")
-        if site.get("code"):
-            lines.append(f"      {site['code']}")
-        callers = site.get("called_from", [])
-        # The outermost (usually the test) and the nearest caller say the most.
-        for caller in dict.fromkeys([*callers[:1], *callers[-1:]]):
-            lines.append(f"      called from {caller}")
-    if not sites:
-        lines.append("  (no growing Python allocation in your code: native memory, see rss)")
-    types_ = explanation.get("types", [])[:5]
-    if types_:
-        growth = ", ".join(
-            f"{t['type']} +{format_amount(t['count_per_run'], 'count')}" for t in types_
-        )
-        lines.append(f"growing types (objects per run): {growth}")
-    holders = explanation.get("holders", [])[:top]
-    if holders:
-        lines.append("who keeps it alive (containers growing per run):")
-        for holder in holders:
-            example = f" {holder['example']}" if holder.get("example") else ""
-            growth = format_amount(holder["growth_per_run"], "count")
-            lines.append(f"  {holder['path']}: +{growth}/run{example}")
-    sizes = explanation.get("sizes", [])[:5]
-    if sizes:
-        growth = ", ".join(
-            f"{t['type']} +{format_amount(t['size_per_run'], 'bytes')}" for t in sizes
-        )
-        lines.append(f"growing types by size (pympler, bytes per run): {growth}")
-    if explanation.get("chain"):
-        lines.append(f"back-reference chain: {explanation['chain']}")
-    graph = explanation.get("graph")
-    if graph:
-        svg = f" (SVG: {graph['svg']})" if graph.get("svg") else ""
-        lines.append(f"back-reference graph: {graph['dot']}{svg}")
-    lines.extend(f"note: {note}" for note in explanation.get("notes", []))
-    lines.extend(cost_lines(explanation))
-    return lines + _native_lines(explanation, top)
-
-
-def cost_lines(explanation: Mapping[str, Any]) -> list[str]:
-    """What the deep probes cost, so that a slow explanation is seen (and can be turned off)."""
-    seconds, cpu = explanation.get("seconds"), explanation.get("cpu_seconds")
-    if not isinstance(seconds, (int, float)):
-        return []
-    spent = f" ({cpu:.2f} s CPU)" if isinstance(cpu, (int, float)) else ""
-    return [f"explained in {seconds:.2f} s{spent} (--leakguard-explain=no to skip)"]
-
-
-def _native_lines(explanation: Mapping[str, Any], top: int) -> list[str]:
-    native = explanation.get("native")
-    if not native:
-        return []
-    from .native import native_lines
-
-    return native_lines(native, top)
+__all__ = [  # with the names kept here for the code that imports them from this module
+    "CLEAN",
+    "CONTINUE",
+    "ERROR",
+    "FLAT",
+    "GROWING",
+    "INCONCLUSIVE",
+    "LEAK",
+    "MIN_MOVING_RUNS",
+    "MIN_TAIL",
+    "NOISY",
+    "SKIPPED",
+    "VERDICTS",
+    "Decision",
+    "ProbeTrend",
+    "Status",
+    "Verdict",
+    "assess",
+    "cost_lines",
+    "counts_decide",
+    "decide",
+    "explanation_lines",
+    "is_quiet",
+    "tail_length",
+]

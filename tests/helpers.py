@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -104,8 +105,32 @@ def run_leakguard(pytester: pytest.Pytester, *args: str) -> LeakRun:
         f"--leakguard-json={REPORT}",
         *args,
     )
-    report: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    report: dict[str, Any] = read_report(path) if path.exists() else {}
     return LeakRun(result, report, pytester.path)
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    """A JSON report, checked against its schema (``report/schema.json``)."""
+    report: dict[str, Any] = json.loads(path.read_text())
+    check_report(report)
+    return report
+
+
+def check_report(report: Any) -> None:
+    """Fail the test if ``report`` does not follow the JSON report's schema."""
+    problems = sorted(_report_validator().iter_errors(report), key=lambda e: list(e.path))
+    assert not problems, "the JSON report does not follow its schema:\n" + "\n".join(
+        f"  at {'/'.join(map(str, e.path)) or '(top)'}: {e.message[:300]}" for e in problems[:5]
+    )
+
+
+@functools.cache
+def _report_validator() -> Any:
+    import jsonschema
+
+    from pytest_leakguard.report.json_report import schema
+
+    return jsonschema.Draft202012Validator(schema())
 
 
 def describe(entry: dict[str, Any]) -> str:

@@ -715,7 +715,10 @@ def test_random_data():
 def test_randomly_reseeds_every_run_alike(pytester: pytest.Pytester) -> None:
     pytest.importorskip("pytest_randomly")
     pytester.makepyfile(test_random=RANDOM_SOURCE)
-    result = run(pytester, ("pytest_randomly",), "--randomly-seed=1234")
+    # with the samples of clean tests: they are checked below
+    result = run(
+        pytester, ("pytest_randomly",), "--randomly-seed=1234", "--leakguard-clean-details"
+    )
     assert_sound(result)
     assert_verdicts(result, {"test_random.py::test_random_data": "clean"})
     values = result.calls("runs.txt")

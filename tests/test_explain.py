@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import pytest
+from helpers import read_report
 
 LEAKS = """
 import functools
@@ -131,6 +132,7 @@ def _run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]
             "--leakguard",
             f"--leakguard-json={report}",
             "--leakguard-graph-dir=graphs",
+            "--leakguard-clean-details",  # the clean test's samples are checked
             "-o",
             "addopts=",
             "test_leaks.py",
@@ -141,7 +143,7 @@ def _run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]
         check=False,
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    data = json.loads(report.read_text())
+    data = read_report(report)
     return result.stdout, {t["nodeid"].split("::")[-1]: t for t in data["tests"]}
 
 

@@ -59,9 +59,9 @@ def pytest_configure(config):
 
         attach = plugin.attach
 
-        def keeping_attach(report, verdict, nodeid):
+        def keeping_attach(report, verdict, nodeid, **kwargs):
             KEPT.append(verdict)  # the injected bug: every Verdict kept forever
-            return attach(report, verdict, nodeid)
+            return attach(report, verdict, nodeid, **kwargs)
 
         plugin.attach = keeping_attach
 

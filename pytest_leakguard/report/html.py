@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
 from typing import Any, NamedTuple
 
+from ..result import expand
 from ..units import format_amount, shown
 from ..verdict import (
     CLEAN,
@@ -159,7 +160,8 @@ def _key(key: Any) -> bool:
 def render(payload: Mapping[str, Any]) -> str:
     """The whole HTML page for a JSON report dict (``{"version", "settings", ...}``)."""
     payload = _clean(payload)
-    tests = _ordered([_normalise(t) for t in _items(payload.get("tests"))])
+    units = _typed(payload.get("units"), lambda v: isinstance(v, str))
+    tests = _ordered([_normalise(expand(t, units)) for t in _items(payload.get("tests"))])
     anchors: dict[str, str] = {}  # node id -> the id of its section, for links
     for index, test in enumerate(tests):
         anchors.setdefault(test["nodeid"], f"t{index}")

@@ -7,27 +7,23 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..result import CLEAN, ERROR, INCONCLUSIVE, LEAK, SKIPPED, VERDICTS, Status, TestResult
 from ..suppress import used_counts
 from ..units import format_amount
-from ..verdict import CLEAN, ERROR, INCONCLUSIVE, LEAK, SKIPPED, VERDICTS, Verdict
 from .sparkline import sparkline
-
-_LABELS = {
-    LEAK: "LEAKED",
-    INCONCLUSIVE: "INCONCLUSIVE",
-    ERROR: "ERROR",
-    CLEAN: "clean",
-    SKIPPED: "skipped",
-}
-_COLOURS = {LEAK: "red", ERROR: "red", INCONCLUSIVE: "yellow", CLEAN: "green", SKIPPED: "yellow"}
+from .text import summary
 
 
-def ordered(results: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def ordered(
+    results: Sequence[Mapping[str, Any]], units: Mapping[str, str] | None = None
+) -> list[Mapping[str, Any]]:
     """Leaks first (worst first), then inconclusive, errors, clean, skipped."""
     rank = {status: index for index, status in enumerate(VERDICTS)}
 
     def key(data: Mapping[str, Any]) -> tuple[int, float, str]:
-        severity = Verdict.from_dict(data).severity()
+        # A clean test has no severity: not rebuilt (a compact one has no figures).
+        open_ = data["verdict"] not in (CLEAN, SKIPPED)
+        severity = TestResult.from_json(data, units).severity() if open_ else 0.0
         return (rank.get(data["verdict"], len(rank)), -severity, data["nodeid"])
 
     return sorted(results, key=key)
@@ -37,31 +33,32 @@ def summary_lines(
     results: Sequence[Mapping[str, Any]],
     verbose: bool,
     shown: Callable[[str], str] = str,
+    units: Mapping[str, str] | None = None,
 ) -> list[tuple[str, dict[str, bool]]]:
     """Lines (with markup) for the summary: one per non-clean test, then the counts.
 
     Clean and skipped tests get a line of their own only when ``verbose``.  ``shown``
-    turns a node id into the form to print (see :func:`cwd_relative`).
+    turns a node id into the form to print (see :func:`cwd_relative`); ``units`` are
+    the probes' units (for the compact form of clean tests).
     """
     lines: list[tuple[str, dict[str, bool]]] = []
-    for data in ordered(results):
-        status = data["verdict"]
+    for data in ordered(results, units):
+        status = Status.parse(data["verdict"])
         if status in (CLEAN, SKIPPED) and not verbose:
             continue
-        verdict = Verdict.from_dict(data)
-        label = _LABELS[status]
-        line = f"{label} {shown(data['nodeid'])} - {verdict.summary()}"
+        verdict = TestResult.from_json(data, units)
+        line = f"{status.label} {shown(data['nodeid'])} - {summary(verdict)}"
         # Bytes first: they say how much, counts only how many.
         offending = sorted(verdict.offending, key=lambda t: t.unit != "bytes")
         samples = data.get("samples", {}).get(offending[0].probe) if offending else None
         if samples:
             # The shape of the worst probe over every run (warm-up included).
             line += f" {offending[0].probe} {sparkline(samples, width=24)}"
-        lines.append((line, {_COLOURS[status]: True}))
+        lines.append((line, {status.colour: True}))
     counts = dict.fromkeys(VERDICTS, 0)
     for data in results:
         counts[data["verdict"]] = counts.get(data["verdict"], 0) + 1
-    parts = [f"{counts[s]} {s if s != LEAK else 'leaked'}" for s in VERDICTS if counts[s]]
+    parts = [f"{counts[s]} {Status.parse(s).counted}" for s in VERDICTS if counts[s]]
     used = used_counts(results)
     suppressed = sum(1 for data in results if data.get("suppressions"))
     if suppressed:
