@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pytest_leakguard.config import MARKER_HELP, MARKER_KWARGS, OPTIONS, Option
 from pytest_leakguard.probes import BUILTIN_PROBES
-from pytest_leakguard.report.json_report import _FIELDS
+from pytest_leakguard.report.json_report import fields
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -87,7 +87,7 @@ def check_coverage() -> list[str]:
     for probe in BUILTIN_PROBES:
         if f"| `{probe}` |" not in reference:
             problems.append(f"docs/reference.md does not document the probe {probe}")
-    for field in _FIELDS:
+    for field in fields():
         if f"| `{field}` |" not in json_doc:
             problems.append(f"docs/json-report.md does not document the field {field}")
     return problems

@@ -114,6 +114,8 @@ def from_results(
     for data in results:
         if "flat" in data:  # the compact form: every probe still
             probes = data["flat"]
+            if not isinstance(probes, Mapping):
+                raise ValueError(f"'flat' of {data['nodeid']} is not an object")
             growth = dict.fromkeys(probes, 0.0)
             found = {probe: (units or {}).get(probe, "count") for probe in probes}
         else:

@@ -19,6 +19,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "build",
     "dumps",
+    "fields",
     "schema",
     "write",
     "write_atomic",
@@ -83,6 +84,18 @@ def _entry(test: Any) -> str:
 def write(path: str, payload: Mapping[str, Any]) -> None:
     """Write the report to ``path`` (atomically, see :func:`pytest_leakguard.files.write_text`)."""
     write_text_atomic(path, dumps(payload))
+
+
+def fields() -> tuple[str, ...]:
+    """Every field the schema names: the top level's and a test entry's (both forms)."""
+    found = schema()
+    entries = found["$defs"]
+    names = [
+        *found["properties"],
+        *entries["full"]["properties"],
+        *entries["compact"]["properties"],
+    ]
+    return tuple(dict.fromkeys(names))
 
 
 def schema() -> dict[str, Any]:
