@@ -25,6 +25,7 @@ from typing import Any
 
 from .files import write_json
 from .report.json_report import SCHEMA_VERSION
+from .result import LEAK
 from .units import PROBE_UNITS, format_amount, parse_count, parse_size, shown
 
 FORMAT = "pytest-leakguard-baseline"
@@ -324,7 +325,7 @@ def compare(old: Baseline, new: Baseline, rules: Mapping[str, Rule]) -> Comparis
         if base is None:
             result.new_tests.append(nodeid)
             continue
-        if entry["verdict"] == "leak" and base["verdict"] != "leak":
+        if entry["verdict"] == LEAK and base["verdict"] != LEAK:
             result.new_leaks.append(nodeid)
         units = {**base.get("units", {}), **entry.get("units", {})}
         for probe, now in sorted(entry["growth_per_run"].items()):

@@ -266,23 +266,26 @@ class LeakGuard:
         self._judge(item, teardown, verdict, settings)
         self._properties(teardown, verdict)
 
-    @staticmethod
-    def _properties(report: pytest.TestReport, result: TestResult) -> None:
+    def _properties(self, report: pytest.TestReport, result: TestResult) -> None:
         # JUnit XML takes a test's properties from its teardown report.
-        report.user_properties.append(("leakguard_verdict", str(result.status)))
-        report.user_properties.append(("leakguard_runs", result.runs))
+        found = [("leakguard_verdict", Status.parse(result.status).value)]
+        found.append(("leakguard_runs", result.runs))
         for trend in sorted(result.trends, key=lambda t: t.probe):
-            report.user_properties.append(
-                (f"leakguard_growth_{trend.probe}", round(trend.growth_per_run, 3))
-            )
+            found.append((f"leakguard_growth_{trend.probe}", round(trend.growth_per_run, 3)))
+        report.user_properties.extend(self.kept.property(*item) for item in found)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if not self.controller:
+            return  # a worker's results and properties go to the controller
         data = getattr(report, "leakguard", None)
-        if data is not None and self.controller:  # a worker's results go to the controller
+        if data is not None:
             data = self.kept(data, report.nodeid)
             report.leakguard = data  # type: ignore[attr-defined]
             self.results.append(data)
+        if report.user_properties and getattr(report, "node", None) is not None:
+            # received from an xdist worker: fresh copies of the properties every test shares
+            report.user_properties[:] = [_shared(self.kept, p) for p in report.user_properties]
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Any:
@@ -408,6 +411,13 @@ class LeakGuard:
             github.write_summary(self.results, rootdir, os.environ, start)
         except OSError as exc:  # the runner's file, not asked for: say so, do not crash
             self.saved.append((f"leakguard: GitHub step summary not written: {exc}", {}))
+
+
+def _shared(kept: Kept, item: Any) -> Any:
+    """One copy of a property of ours a report received from an xdist worker."""
+    if isinstance(item, tuple) and len(item) == 2 and str(item[0]).startswith("leakguard_"):
+        return kept.property(*item)
+    return item
 
 
 def _source(config: pytest.Config, setting: str) -> str:

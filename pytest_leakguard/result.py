@@ -6,10 +6,11 @@ too), and it is the entry of the JSON report, which ``report/schema.json``
 describes.  Every renderer (terminal, JSON, HTML, baseline) reads that form, so a
 field added here reaches them all.
 
-A clean test whose every probe stayed exactly flat has a *compact* form (see
-:meth:`TestResult.is_compact`): its verdict, runs and the probes with their
-thresholds, without samples nor per-probe figures that are all zeros.  It is what
-a session keeps per clean test, in memory and in the JSON report.
+A clean test whose every probe stayed flat (no run beyond its threshold) has a
+*compact* form (see :meth:`TestResult.is_compact`): its verdict, runs, the probes
+with their thresholds and the growth of those that moved at all, without samples
+nor per-probe figures that are all zeros.  It is what a session keeps per clean
+test, in memory and in the JSON report.
 
 Pure: no pytest import, no rendering (see ``report/text.py``).
 """
@@ -116,14 +117,10 @@ class ProbeTrend:
         return self.threshold is not None
 
     @property
-    def still(self) -> bool:
-        """Whether the probe did not move at all over the measured runs."""
-        return self.trend == FLAT and not (
-            self.growth_per_run
-            or self.tail_growth_per_run
-            or self.rising_runs
-            or self.sustained_growth_per_run
-        )
+    def quiet(self) -> bool:
+        """Flat, and no run grew beyond the threshold: at most noise below it (a page of
+        RSS), which the compact form keeps as the two growth figures."""
+        return self.trend == FLAT and not (self.rising_runs or self.sustained_growth_per_run)
 
     def describe(self) -> str:
         """One line for people (see :func:`pytest_leakguard.report.text.describe`)."""
@@ -261,29 +258,38 @@ class TestResult:
         return max(byte_growth, default=0.0) * 1e6 + max(count_growth, default=0.0)
 
     def is_compact(self) -> bool:
-        """Whether the compact form says it all: clean, nothing to say, every probe still."""
+        """Whether the compact form says it all: clean, nothing to say, every probe quiet."""
         return (
             self.status == CLEAN
             and bool(self.trends)
             and not (self.reason or self.error or self.explanation or self.suppressions)
-            and all(t.still for t in self.trends)
+            and all(t.quiet for t in self.trends)
         )
 
     def to_json(self, compact: bool = False) -> dict[str, Any]:
         """The JSON form (plain types: it crosses xdist as is).
 
         With ``compact``, a result that :meth:`is_compact` gets the compact form
-        ``{"nodeid", "verdict", "warmup", "runs", "flat": {probe: threshold}}``;
-        the probes' units are the report's (``units`` at its top level).
+        ``{"nodeid", "verdict", "warmup", "runs", "flat": {probe: threshold}}``, and
+        ``"moved": {probe: [growth, tail growth]}`` for the probes whose figures are
+        not 0; the probes' units are the report's (``units`` at its top level).
         """
         if compact and self.is_compact():
-            return {
+            data: dict[str, Any] = {
                 "nodeid": self.nodeid,
                 "verdict": Status.CLEAN.value,
                 "warmup": self.warmup,
                 "runs": self.runs,
                 "flat": {t.probe: t.threshold for t in self.trends},
             }
+            moved = {
+                t.probe: [t.growth_per_run, t.tail_growth_per_run]
+                for t in self.trends
+                if t.growth_per_run or t.tail_growth_per_run
+            }
+            if moved:
+                data["moved"] = moved
+            return data
         from .report.text import message  # the failure message is part of the JSON form
 
         return {
@@ -345,12 +351,14 @@ class TestResult:
 
     @classmethod
     def _from_compact(cls, data: Mapping[str, Any], units: Mapping[str, str]) -> TestResult:
-        runs = data["runs"]
-        trends = tuple(
-            ProbeTrend(name, units.get(name, "count"), FLAT, 0.0, 0.0, 0, runs, threshold)
-            for name, threshold in data["flat"].items()
-        )
-        return cls(CLEAN, warmup=data.get("warmup", 0), trends=trends, nodeid=data["nodeid"])
+        runs, moved = data["runs"], data.get("moved", {})
+        trends = []
+        for name, threshold in data["flat"].items():
+            growth, tail = moved.get(name, (0.0, 0.0))
+            unit = units.get(name, "count")
+            trends.append(ProbeTrend(name, unit, FLAT, growth, tail, 0, runs, threshold))
+        warmup = data.get("warmup", 0)
+        return cls(CLEAN, warmup=warmup, trends=tuple(trends), nodeid=data["nodeid"])
 
     # -- kept for this round: other branches still call these (see report/text.py) --
 
@@ -377,16 +385,25 @@ class TestResult:
 
 
 class Kept:
-    """What a session keeps of each result it receives (the controller, for its reports).
+    """What a session keeps of each result (the controller, for its reports).
 
     A compact result becomes a dict of its own whose keys are this module's strings
     (xdist gives each received report fresh ones) and whose ``flat`` is shared with
-    every earlier clean test that had the same probes and thresholds: what a clean
-    test then costs is one small dict.
+    every earlier clean test that had the same probes and thresholds; the JUnit
+    properties of the reports (:meth:`property`) are shared too.  What a clean test
+    then costs is one small dict.
     """
 
     def __init__(self) -> None:
         self._flat: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
+        self._properties: dict[tuple[str, type, Any], tuple[str, Any]] = {}
+
+    def property(self, name: str, value: Any) -> tuple[str, Any]:
+        """A JUnit property ``(name, value)``, one copy for the values many tests share
+        (a status word, a number of runs, a growth of 0): reports keep them to the end."""
+        if isinstance(value, float) and value:
+            return (name, value)  # a growth: the tests that have one are few
+        return self._properties.setdefault((name, type(value), value), (name, value))
 
     def __call__(self, data: dict[str, Any], nodeid: str) -> dict[str, Any]:
         """The dict to keep for ``data``, the JSON form of the result of test ``nodeid``."""
@@ -394,13 +411,16 @@ class Kept:
         if flat is None:
             return data
         shared = self._flat.setdefault(tuple(flat.items()), flat)
-        return {
+        kept = {
             "nodeid": nodeid,
             "verdict": Status.CLEAN.value,
             "warmup": data["warmup"],
             "runs": data["runs"],
             "flat": shared,
         }
+        if "moved" in data:
+            kept["moved"] = data["moved"]
+        return kept
 
 
 def expand(entry: Mapping[str, Any], units: Mapping[str, str]) -> dict[str, Any]:

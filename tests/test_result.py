@@ -415,6 +415,20 @@ def test_a_still_clean_test_is_compact() -> None:
     assert still().to_json()["samples"] == {"heap": [5, 9, 9, 9, 9, 9]}  # full unless asked
 
 
+def test_noise_below_the_threshold_is_kept_in_the_compact_form() -> None:
+    trends = (*STILL[:2], ProbeTrend("rss", "bytes", FLAT, 1365.3, 1365.3, 0, 3, 65536.0))
+    result = still(trends=trends)
+    data = result.to_json(compact=True)
+    assert data["moved"] == {"rss": [1365.3, 1365.3]}
+    assert TestResult.from_json(json.loads(json.dumps(data)), UNITS).trends == trends
+    assert "moved" not in still().to_json(compact=True)
+    shrinking = still(trends=(ProbeTrend("blocks", "count", FLAT, -2.0, 0.0, 0, 20, 0.0),))
+    assert shrinking.to_json(compact=True)["moved"] == {"blocks": [-2.0, 0.0]}
+    assert (
+        summary(TestResult.from_json(shrinking.to_json(compact=True))) == "blocks -2/run (20 runs)"
+    )
+
+
 @pytest.mark.parametrize(
     "changes",
     [
@@ -422,7 +436,6 @@ def test_a_still_clean_test_is_compact() -> None:
         {"error": "boom"},
         {"explanation": {"notes": ["n"]}},
         {"suppressions": [{"pattern": "site:*", "bytes_per_run": 1.0}]},
-        {"trends": (ProbeTrend("blocks", "count", FLAT, -2.0, 0.0, 0, 20, 0.0),)},
         {"trends": (ProbeTrend("heap", "bytes", FLAT, 0.0, 0.0, 1, 5, 0.0),)},
         {"trends": (ProbeTrend("heap", "bytes", FLAT, 0.0, 0.0, 0, 5, 512.0, 8.0),)},
         {"trends": ()},

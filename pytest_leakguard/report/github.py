@@ -11,12 +11,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..result import Status
 from ..verdict import CLEAN, ERROR, INCONCLUSIVE, LEAK, VERDICTS, Verdict
 from .json_report import write_text_atomic
 from .locations import Finding, findings, repository_root
 from .sparkline import sparkline
 
-_WORDS = {LEAK: "LEAKED", INCONCLUSIVE: "INCONCLUSIVE", ERROR: "LEAKERROR"}
+_WORDS = {status.value: status.word for status in Status if status.word}
+"""The status words of the tests a check fails, as pytest's ``-v`` shows them."""
 _COMMANDS = {LEAK: "error", INCONCLUSIVE: "warning", ERROR: "warning"}
 MAX_CHARTS = 5
 """Charts in the summary at most (the worst leaks): each is a block of the page."""

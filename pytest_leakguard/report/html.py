@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
 from typing import Any, NamedTuple
 
-from ..result import expand
+from ..result import Status, expand
 from ..units import format_amount, shown
 from ..verdict import (
     CLEAN,
@@ -39,16 +39,10 @@ from ..verdict import (
 )
 from .terminal import ordered
 
-LABELS = {
-    LEAK: "LEAKED",
-    INCONCLUSIVE: "INCONCLUSIVE",
-    ERROR: "ERROR",
-    CLEAN: "clean",
-    SKIPPED: "skipped",
-}
+LABELS = {status.value: status.label for status in Status}
 """The badge of each verdict, as the terminal summary words it."""
 
-_COUNT_WORDS = {LEAK: "leaked"}
+_COUNT_WORDS = {status.value: status.counted for status in Status}
 _OPEN = (LEAK, INCONCLUSIVE, ERROR)
 """Verdicts whose section is unfolded when the page opens."""
 
