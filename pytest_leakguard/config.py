@@ -541,11 +541,10 @@ OPTIONS: tuple[Option, ...] = (
         "clean_details",
         "--leakguard-clean-details",
         "keep the samples and per-probe figures of clean tests, in memory and in the JSON and"
-        " HTML reports (by default a clean test whose probes did not move is kept as its"
+        " HTML reports (by default a clean test whose probes stayed flat is kept as its"
         " verdict, runs and probes: about 200 bytes instead of 3 KB)",
         _plain(parse_bool),
         "flag",
-        report=_same,
     ),
 )
 """Every setting, in the order of ``--help``.  To add one: a row here, a :class:`Settings`

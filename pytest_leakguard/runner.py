@@ -621,7 +621,7 @@ def attach(
     report: pytest.TestReport, verdict: Verdict, nodeid: str, compact: bool = False
 ) -> dict[str, Any]:
     """Put the verdict on the report in its JSON form (it crosses xdist as is); with
-    ``compact``, a still clean test in the compact form (see :class:`result.TestResult`)."""
+    ``compact``, a quiet clean test in the compact form (see :class:`result.TestResult`)."""
     verdict.nodeid = nodeid
     data = verdict.to_json(compact=compact)
     report.leakguard = data  # type: ignore[attr-defined]

@@ -101,7 +101,6 @@ def test_clean_tests_are_kept_and_reported_compact(
 @pytest.mark.parametrize("mode", MODES)
 def test_clean_details_keep_the_full_form(pytester: pytest.Pytester, mode: tuple[str, ...]) -> None:
     run = run_mixed(pytester, "--leakguard-clean-details", *mode)
-    assert run.report["settings"]["clean_details"] is True
     for nodeid in CLEAN_IDS:
         entry = run.entry(nodeid)
         assert entry["verdict"] == "clean", describe(entry)
