@@ -165,6 +165,11 @@ BAD_FLAGS = [
         "--leakguard-allow-incomplete=yes",
         ["--leakguard-allow-incomplete", "'yes'"],
     ),
+    (
+        "clean_details",
+        "--leakguard-clean-details=yes",
+        ["--leakguard-clean-details", "'yes'"],
+    ),
     ("graph_dir", "--leakguard-graph-dir=", ["--leakguard-graph-dir", "is empty"]),
     (
         "graph_dir",
