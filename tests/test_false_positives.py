@@ -222,7 +222,8 @@ def test_tracemalloc_file_name_table_is_not_a_leak(pytester: pytest.Pytester, en
     # counter keeps no file names.
     pytester.makepyfile(test_generated=GENERATED, no_counter=NO_COUNTER)
     args = ("-p", "no_counter") if engine == "tracemalloc" else ()
-    run = run_leakguard(pytester, *args, "test_generated.py")
+    # with the full form of clean tests: the clean test's reason is checked
+    run = run_leakguard(pytester, *args, "--leakguard-clean-details", "test_generated.py")
     generated = run.entry("test_generated.py::test_compiles_code_under_a_new_name")
     assert generated["verdict"] == "clean", describe(generated)
     if engine == "tracemalloc":

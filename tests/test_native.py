@@ -113,7 +113,9 @@ def _session(
 ) -> tuple[LeakRun, str]:
     """The run of ``TESTS`` as ``name.py`` with ``args``, and its node id prefix."""
     _build_library(pytester.path)
-    return shared_runs.get(pytester, name, TESTS, *args), f"{name}.py::"
+    # with the full form of clean tests: their explanation (none) is checked
+    run = shared_runs.get(pytester, name, TESTS, "--leakguard-clean-details", *args)
+    return run, f"{name}.py::"
 
 
 @pytest.fixture

@@ -238,6 +238,7 @@ def test_site_and_type_suppressions_end_to_end(suite: pytest.Pytester) -> None:
     run = run_leakguard(
         suite,
         "--leakguard-ignore=site:vendor/*,type:test_suite.Handle",
+        "--leakguard-clean-details",  # the clean test's (empty) suppressions are checked
         "-k",
         "not marker",
     )
