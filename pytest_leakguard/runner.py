@@ -29,7 +29,7 @@ from .explain import Explainer, graph_name
 from .held import held_reports
 from .native import NativeExplainer, rss_only
 from .probes import Probe, ProbeFactory
-from .probes.memory import measuring
+from .probes.memory import measuring, note_test_call
 from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun, function_scope_end
 from .settle import Freezer, settle
@@ -74,6 +74,7 @@ def run_test(
     reports = [setup]
     call: pytest.TestReport | None = None
     if setup.passed:
+        note_test_call()
         call = call_and_report(item, "call", log=False)
         reports.append(call)
     if item.session.shouldfail or item.session.shouldstop:

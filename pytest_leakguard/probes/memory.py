@@ -93,6 +93,8 @@ class HeapProbe:
         if _ENGINE is None:
             _ENGINE = _start_engine()
             _ENGINE_OWNER = _session()
+        if _COUNTER is not None:
+            _focus(_COUNTER)
 
     def sample(self) -> int:
         """Return the counted bytes that are still allocated."""
@@ -174,7 +176,32 @@ def _start_counter() -> Any:
         if _COUNTER is not None:
             _COUNTER.start()
             _COUNTER_OWNER = _session()
+    if _COUNTER is not None:
+        _focus(_COUNTER)
     return _COUNTER
+
+
+def _focus(counter: Any) -> None:
+    """Count this test's threads only; keep the table sized by what one test keeps."""
+    counter.compact()  # forgets the earlier tests' blocks once they are many
+    counter.focus(*_NEWEST_THREAD)
+
+
+_NEWEST_THREAD: list[int] = []
+"""The newest thread when the current test's body first ran (see :func:`note_test_call`)."""
+
+
+def note_test_call() -> None:
+    """Note which threads run before the test's body first runs (its fixtures' included).
+
+    The allocation counter then counts only what the test's thread and the threads
+    started after this point allocate: a background thread started earlier (by a
+    session fixture, a library's worker pool) churns memory without moving the test's
+    samples.  Its frees are attributed to whoever allocated the block.
+    """
+    counter = _counter()
+    if counter is not None:
+        _NEWEST_THREAD[:] = [counter.newest_thread()]
 
 
 def _counts(current: Callable[[], int]) -> bool:
