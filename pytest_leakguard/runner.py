@@ -29,7 +29,7 @@ from .explain import Explainer, graph_name
 from .held import held_reports
 from .native import NativeExplainer, rss_only
 from .probes import Probe, ProbeFactory
-from .probes.memory import measuring, note_test_call
+from .probes.memory import measuring, note_test_call, other_threads_doubt
 from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun, function_scope_end
 from .settle import Freezer, settle
@@ -39,6 +39,7 @@ from .verdict import (
     CONTINUE,
     ERROR,
     GROWING,
+    INCONCLUSIVE,
     LEAK,
     MIN_MOVING_RUNS,
     SKIPPED,
@@ -431,6 +432,9 @@ class Measurement:
             samples=samples,
             explanation=self.explanation,
         )
+        doubt = other_threads_doubt(self.probes, samples, settings.warmup)
+        if verdict.status == CLEAN and doubt:
+            verdict.status, verdict.reason = INCONCLUSIVE, doubt
         if self.own:
             verdict.status = CLEAN
             verdict.reason = TRACEMALLOC_OWN

@@ -107,3 +107,16 @@ def test_the_counter_sees_the_tests_own_threads_through_the_churn(
     assert clean["verdict"] == "clean", describe(clean)
     assert heap_steps(clean) == [0] * len(heap_steps(clean)), describe(clean)
 
+
+def test_tracemalloc_never_calls_a_series_other_threads_moved_clean(
+    pytester: pytest.Pytester,
+) -> None:
+    """Without the counter, the churn moves every sample: the leak is still found, and
+    the clean test is ``inconclusive`` with the reason, never ``clean``."""
+    run = churned_run(pytester, "-p", "no_counter")
+    keeps = run.entry("test_churned.py::test_keeps")
+    assert keeps["verdict"] == "leak", describe(keeps)
+    clean = run.entry("test_churned.py::test_clean")
+    if heap_steps(clean) != [0] * len(heap_steps(clean)):
+        assert clean["verdict"] == "inconclusive", describe(clean)
+        assert "other threads" in clean["reason"], describe(clean)

@@ -6,8 +6,9 @@ import contextlib
 import gc
 import os
 import sys
+import threading
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Callable
 
 
@@ -83,6 +84,11 @@ class HeapProbe:
     name = "heap"
     unit = "bytes"
 
+    def __init__(self) -> None:
+        self._others: dict[threading.Thread, int | None] = {}
+        self.busy_threads: list[str] = []
+        """With ``tracemalloc``: the threads started before the test that ran during it."""
+
     def start(self) -> None:
         """Start counting for the rest of the session if not yet done (or broken)."""
         global _ENGINE, _ENGINE_OWNER
@@ -95,6 +101,8 @@ class HeapProbe:
             _ENGINE_OWNER = _session()
         if _COUNTER is not None:
             _focus(_COUNTER)
+        elif _ENGINE.label == "tracemalloc":  # it cannot tell threads apart: watch them
+            self._others = _earlier_threads()
 
     def sample(self) -> int:
         """Return the counted bytes that are still allocated."""
@@ -103,7 +111,46 @@ class HeapProbe:
         return _ENGINE.current()
 
     def stop(self) -> None:
-        """Nothing: counting goes on (see the class docstring)."""
+        """Note which other threads ran (counting goes on: see the class docstring)."""
+        others, self._others = self._others, {}
+        self.busy_threads = [
+            thread.name
+            for thread, cpu in others.items()
+            if cpu is None or not thread.is_alive() or _cpu_time(thread) != cpu
+        ]
+
+
+def _earlier_threads() -> dict[threading.Thread, int | None]:
+    """The threads that run beside the test's, with their CPU time so far."""
+    current = threading.current_thread()
+    return {t: _cpu_time(t) for t in threading.enumerate() if t is not current}
+
+
+def _cpu_time(thread: threading.Thread) -> int | None:
+    """A thread's time on a CPU so far, in nanoseconds (Linux); ``None`` where unknown."""
+    try:
+        with open(f"/proc/self/task/{thread.native_id}/schedstat", "rb") as stat:
+            return int(stat.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def other_threads_doubt(
+    probes: Iterable[object], samples: Mapping[str, Sequence[int]], warmup: int
+) -> str:
+    """Why a ``clean`` verdict cannot stand: ``tracemalloc`` counted the allocations of
+    threads that ran beside the test, and the heap series moved ("" if it can stand)."""
+    for probe in probes:
+        if isinstance(probe, HeapProbe) and probe.busy_threads:
+            window = samples.get(probe.name, [])[warmup:]
+            if window and max(window) != min(window):
+                names = ", ".join(probe.busy_threads)
+                return (
+                    f"other threads ran during the check ({names}): tracemalloc counts "
+                    "every thread's allocations, so the heap moved by theirs too; the "
+                    "compiled allocation counter counts only the test's threads"
+                )
+    return ""
 
 
 class _Engine:
