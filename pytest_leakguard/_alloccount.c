@@ -25,8 +25,9 @@
  * a given one (thread states are numbered in order of creation): background
  * threads that were already running (a session fixture's, a library's worker
  * pool) allocate and free without changing the count.  Each block is counted
- * or not when it is allocated; its free (or a realloc) is attributed the same
- * way whichever thread makes it, so the count stays exact.
+ * or not when it is allocated; its free subtracts it whichever thread makes it,
+ * so the count stays exact (a realloc is a free, then an allocation by the
+ * calling thread).
  *
  * The table holds the blocks counted since start() and still alive; a session
  * keeps some per test (its reports), so compact() (at each test's start)
@@ -242,8 +243,10 @@ counted_thread(void)
         void *p = OLD.realloc(OLD.ctx, q, n);                                \
         seen = 1;                                                            \
         if (counting && p != NULL && ours()) {                               \
-            /* A counted block stays counted, whichever thread resizes it. */ \
-            if (forget(q) || counted_thread()) {                             \
+            /* A free, then an allocation by this thread (a free list's */   \
+            /* frame another thread allocated, resized for this one). */     \
+            forget(q);                                                       \
+            if (counted_thread()) {                                          \
                 add(p, n);                                                   \
             }                                                                \
         }                                                                    \

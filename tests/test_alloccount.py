@@ -377,24 +377,24 @@ def test_a_counter_whose_table_could_not_grow_counts_again_for_the_next_test() -
 
 
 THREADS = """
-import gc, json, queue, threading
+import gc, json, threading
 from array import array
 from pytest_leakguard import _alloccount
 
 stop = threading.Event()
-handed = queue.Queue()
+handed = []
 
 
 def churn():  # a background thread started before the test: a session fixture's
+    # It calls no Python function the test's thread calls: before 3.11 a function's frame
+    # is recycled by whichever thread calls it next (see docs/how-it-works.md).
     keep = [None] * 64
     n = 0
     while not stop.is_set():
         keep[n % 64] = bytes(16 + n % 2000)
         n += 1
-        try:
-            handed.get_nowait()  # the test's block, freed here
-        except queue.Empty:
-            pass
+        if handed:
+            handed.pop()  # the test's block, freed here
 
 
 background = threading.Thread(target=churn)
@@ -410,6 +410,10 @@ def read(i):
     readings[i] = _alloccount.current()
 
 
+warm = threading.Thread(target=len, args=((),))  # the first thread's frames are kept
+warm.start()
+warm.join()
+del warm
 read(0)
 for i in range(20):
     kept[i] = bytes(2048)
@@ -424,10 +428,12 @@ del worker
 read(21)
 
 given = bytes(4096)
+handed.append(None)  # the list's array, allocated here before the reading
+handed.pop()
 read(22)
-handed.put(given)
+handed.append(given)
 del given
-while not handed.empty():
+while handed:
     stop.wait(0.001)
 read(23)
 stop.set()
@@ -445,8 +451,9 @@ def test_the_focused_counter_counts_the_tests_threads_and_nothing_else() -> None
     bytes_2048 = sys.getsizeof(bytes(2048))
     # Exact from the second step on (the first run of the loop allocates for good).
     assert result["steps"][1:] == [bytes_2048] * 19, result
-    # The worker's bytes, and what the threading module keeps of a finished thread.
-    assert sys.getsizeof(bytes(5000)) <= result["by_worker"] < sys.getsizeof(bytes(5000)) + 1024
+    # The worker's bytes, and what the threading module keeps of a finished thread (its
+    # lists and dicts may grow a step): not the background thread's KiB.
+    assert sys.getsizeof(bytes(5000)) <= result["by_worker"] < 2 * sys.getsizeof(bytes(5000))
     assert result["freed_elsewhere"] == -sys.getsizeof(bytes(4096)), result
 
 
@@ -471,7 +478,9 @@ def one_test(n):
     del transient
     grown = _alloccount.current() - before
     expected = 150 * sys.getsizeof(object()) + sys.getsizeof(before)  # and "before" itself
-    assert n == 0 or grown == expected, (n, grown)  # exact, across compact() too
+    # Exact, across compact() too, after the first test and 1,024 calls (from which on
+    # Python 3.9 and 3.10 give the function its inline caches).
+    assert n in (0, 1023) or grown == expected, (n, grown)
     slots[n] = _alloccount.table_slots()
 
 
