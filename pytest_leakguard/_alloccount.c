@@ -61,7 +61,8 @@ static size_t live = 0;
 static size_t forgotten_blocks = 0; /* forgotten by compact(), still in blocks() */
 static size_t forgotten_bytes = 0;  /* and in current() */
 static int focused = 0;             /* count only the threads chosen by focus() */
-static uint64_t focus_thread = 0;   /* the id of the thread that called focus() */
+static PyThreadState *focus_tstate = NULL; /* the thread that called focus() */
+static uint64_t focus_thread = 0;          /* and its id */
 static uint64_t newest_before = 0;  /* threads whose id is above it are counted */
 static int counting = 0;
 static int overflowed = 0; /* the table could not grow: counts are no longer exact */
@@ -204,6 +205,16 @@ ours(void)
     return 1;
 }
 
+static int
+other_thread_counted(PyThreadState *tstate)
+{
+    if (tstate == NULL || PyThreadState_GetInterpreter(tstate) != owner) {
+        return 1; /* ids are per interpreter; before 3.12 others share the GIL: counted */
+    }
+    uint64_t id = PyThreadState_GetID(tstate);
+    return id == focus_thread || id > newest_before;
+}
+
 /* Whether the calling thread's allocations count (see focus()). */
 static inline int
 counted_thread(void)
@@ -212,11 +223,7 @@ counted_thread(void)
         return 1;
     }
     PyThreadState *tstate = CURRENT_TSTATE();
-    if (tstate == NULL || PyThreadState_GetInterpreter(tstate) != owner) {
-        return 1; /* ids are per interpreter; before 3.12 others share the GIL: counted */
-    }
-    uint64_t id = PyThreadState_GetID(tstate);
-    return id == focus_thread || id > newest_before;
+    return tstate == focus_tstate || other_thread_counted(tstate); /* the test's: most calls */
 }
 
 #define HOOKS(NAME, OLD)                                                     \
@@ -397,7 +404,8 @@ alloccount_focus(PyObject *module, PyObject *args)
     if (PyTuple_GET_SIZE(args) == 0) {
         newest = newest_thread();
     }
-    focus_thread = PyThreadState_GetID(PyThreadState_Get());
+    focus_tstate = PyThreadState_Get();
+    focus_thread = PyThreadState_GetID(focus_tstate);
     newest_before = newest;
     focused = 1;
     Py_RETURN_NONE;

@@ -98,11 +98,12 @@ def test_the_counter_sees_the_tests_own_threads_through_the_churn(
     keeps = run.entry("test_churned.py::test_keeps")
     assert keeps["verdict"] == "leak", describe(keeps)
     # Each run keeps one bytes object and a list slot (the list grows by steps of 64 B;
-    # the threading module's bookkeeping settles in the first runs): never the churn's KiB.
-    assert all(KEPT <= step <= KEPT + 256 for step in heap_steps(keeps)), describe(keeps)
+    # the threading module's bookkeeping settles in the first runs), never the churn's
+    # tens of KiB up and down.
+    assert all(KEPT <= step <= KEPT + 1024 for step in heap_steps(keeps)), describe(keeps)
     worker = run.entry("test_churned.py::test_worker")
     assert worker["verdict"] == "leak", describe(worker)
-    assert all(KEPT <= step <= KEPT + 256 for step in heap_steps(worker)), describe(worker)
+    assert all(KEPT <= step <= KEPT + 1024 for step in heap_steps(worker)), describe(worker)
     clean = run.entry("test_churned.py::test_clean")
     assert clean["verdict"] == "clean", describe(clean)
     assert heap_steps(clean) == [0] * len(heap_steps(clean)), describe(clean)
