@@ -76,7 +76,7 @@ static int seen = 0; /* set by every hooked call; see hooked() */
 #endif
 static PyInterpreterState *owner = NULL; /* the interpreter that called start() */
 #if PY_VERSION_HEX >= 0x030C0000
-/* Subinterpreters may run without the main GIL: see ours(). */
+/* Subinterpreters may run without the main GIL: see caller(). */
 #define OWN_GIL_INTERPRETERS 1
 static volatile int foreign = 0; /* another interpreter allocated while counting */
 #endif
@@ -190,48 +190,54 @@ forget(void *p)
     return 1;
 }
 
-/* Whether a hooked call may touch the table: it comes from the interpreter that
- * started counting (under its GIL).  Any other one may hold another GIL. */
-static inline int
-ours(void)
-{
-#ifdef OWN_GIL_INTERPRETERS
-    PyThreadState *tstate = CURRENT_TSTATE();
-    if (tstate != NULL && PyThreadState_GetInterpreter(tstate) != owner) {
-        foreign = 1;
-        return 0;
-    }
-#endif
-    return 1;
-}
-
+/* Whether a thread other than the focused one counts (see focus()). */
 static int
-other_thread_counted(PyThreadState *tstate)
+counted(PyThreadState *tstate)
 {
-    if (tstate == NULL || PyThreadState_GetInterpreter(tstate) != owner) {
+    if (!focused || tstate == NULL || PyThreadState_GetInterpreter(tstate) != owner) {
         return 1; /* ids are per interpreter; before 3.12 others share the GIL: counted */
     }
     uint64_t id = PyThreadState_GetID(tstate);
     return id == focus_thread || id > newest_before;
 }
 
-/* Whether the calling thread's allocations count (see focus()). */
+/* What a hooked call may do: 2, count its block; 1, only forget one (another thread's
+ * call); 0, nothing: it comes from another interpreter, which may hold another GIL. */
 static inline int
-counted_thread(void)
+caller(void)
 {
+#ifdef OWN_GIL_INTERPRETERS
+    PyThreadState *tstate = CURRENT_TSTATE();
+    if (tstate == focus_tstate) { /* the test's thread: most calls */
+        return 2;
+    }
+    if (tstate != NULL && PyThreadState_GetInterpreter(tstate) != owner) {
+        foreign = 1;
+        return 0;
+    }
+    return counted(tstate) ? 2 : 1;
+#else
     if (!focused) {
-        return 1;
+        return 2;
     }
     PyThreadState *tstate = CURRENT_TSTATE();
-    return tstate == focus_tstate || other_thread_counted(tstate); /* the test's: most calls */
+    return tstate == focus_tstate || counted(tstate) ? 2 : 1;
+#endif
 }
+
+/* Whether a free may touch the table (the calling interpreter started counting). */
+#ifdef OWN_GIL_INTERPRETERS
+#define OURS() (caller() != 0)
+#else
+#define OURS() 1
+#endif
 
 #define HOOKS(NAME, OLD)                                                     \
     static void *NAME##_malloc(void *ctx, size_t n)                          \
     {                                                                        \
         void *p = OLD.malloc(OLD.ctx, n);                                    \
         seen = 1;                                                            \
-        if (counting && ours() && counted_thread()) {                        \
+        if (counting && caller() == 2) {                                     \
             add(p, n);                                                       \
         }                                                                    \
         return p;                                                            \
@@ -240,7 +246,7 @@ counted_thread(void)
     {                                                                        \
         void *p = OLD.calloc(OLD.ctx, nelem, elsize);                        \
         seen = 1;                                                            \
-        if (counting && p != NULL && ours() && counted_thread()) {           \
+        if (counting && p != NULL && caller() == 2) {                        \
             add(p, nelem * elsize); /* no overflow: calloc succeeded */      \
         }                                                                    \
         return p;                                                            \
@@ -249,11 +255,12 @@ counted_thread(void)
     {                                                                        \
         void *p = OLD.realloc(OLD.ctx, q, n);                                \
         seen = 1;                                                            \
-        if (counting && p != NULL && ours()) {                               \
+        int who = counting && p != NULL ? caller() : 0;                      \
+        if (who) {                                                           \
             /* A free, then an allocation by this thread (a free list's */   \
             /* frame another thread allocated, resized for this one). */     \
             forget(q);                                                       \
-            if (counted_thread()) {                                          \
+            if (who == 2) {                                                  \
                 add(p, n);                                                   \
             }                                                                \
         }                                                                    \
@@ -262,7 +269,7 @@ counted_thread(void)
     static void NAME##_free(void *ctx, void *q)                              \
     {                                                                        \
         seen = 1;                                                            \
-        if (counting && ours()) {                                            \
+        if (counting && OURS()) {                                            \
             forget(q);                                                       \
         }                                                                    \
         OLD.free(OLD.ctx, q);                                                \
@@ -298,6 +305,7 @@ reset(void)
     forgotten_blocks = 0;
     forgotten_bytes = 0;
     focused = 0;
+    focus_tstate = NULL;
     overflowed = 0;
 #ifdef OWN_GIL_INTERPRETERS
     foreign = 0;
@@ -403,6 +411,10 @@ alloccount_focus(PyObject *module, PyObject *args)
     }
     if (PyTuple_GET_SIZE(args) == 0) {
         newest = newest_thread();
+    }
+    if (counting && PyInterpreterState_Get() != owner) {
+        PyErr_SetString(PyExc_RuntimeError, "focus() from an interpreter that is not counting");
+        return NULL;
     }
     focus_tstate = PyThreadState_Get();
     focus_thread = PyThreadState_GetID(focus_tstate);
