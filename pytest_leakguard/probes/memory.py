@@ -244,7 +244,7 @@ def note_test_call() -> None:
     The allocation counter then counts only what the test's thread and the threads
     started after this point allocate: a background thread started earlier (by a
     session fixture, a library's worker pool) churns memory without moving the test's
-    samples.  Its frees are attributed to whoever allocated the block.
+    samples.  A block's free subtracts it whichever thread frees it.
     """
     counter = _counter()
     if counter is not None:
