@@ -3,8 +3,9 @@
 The extension is optional: without a C compiler (or on a free-threaded or
 non-CPython interpreter) the package installs without it and the ``heap``
 probe counts with ``tracemalloc`` instead, slower but the same figure.  A
-failed build prints a warning that says so (pip shows a successful build's
-output with ``-v`` only; the report header says it again at every run).
+failed build prints a warning that says so, to the terminal too: pip shows a
+successful build's output with ``-v`` only (the report header says it again at
+every run).
 """
 
 import platform
@@ -49,6 +50,12 @@ class OptionalBuildExt(build_ext):
 def _warn(name: str, error: Exception) -> None:
     text = WARNING.format(name=name, error=str(error).strip() or type(error).__name__)
     print(text, file=sys.stderr, flush=True)
+    if not sys.stderr.isatty():  # pip captures it: the user's terminal, if there is one
+        try:
+            with open("/dev/tty", "w") as terminal:
+                terminal.write(text)
+        except OSError:
+            pass
 
 
 ext_modules = []

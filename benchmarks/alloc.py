@@ -27,6 +27,7 @@ mode = sys.argv[1]
 if mode == "counter":
     from pytest_leakguard import _alloccount
     _alloccount.start()
+    _alloccount.focus()  # as the plugin counts: this thread's allocations
 elif mode == "tracemalloc":
     import tracemalloc
     tracemalloc.start(1)

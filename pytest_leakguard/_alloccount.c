@@ -21,6 +21,20 @@
  * interpreter other than the one that called start(); they note that one
  * allocated (foreign), and the count is refused until start() again.
  *
+ * focus() narrows counting to the calling thread and the threads created after
+ * a given one (thread states are numbered in order of creation): background
+ * threads that were already running (a session fixture's, a library's worker
+ * pool) allocate and free without changing the count.  Each block is counted
+ * or not when it is allocated; its free subtracts it whichever thread makes it,
+ * so the count stays exact (a realloc is a free, then an allocation by the
+ * calling thread).
+ *
+ * The table holds the blocks counted since start() and still alive; a session
+ * keeps some per test (its reports), so compact() (at each test's start)
+ * forgets them once they are many: their bytes stay in the count, their frees
+ * no longer subtract.  It also shrinks a table left sparse by a peak.  The
+ * table is sized by the blocks one test keeps alive, not by the tests run.
+ *
  * The hooks stay installed once started: another hook (tracemalloc started
  * later) may wrap them and would otherwise call a stale allocator.  stop()
  * only stops counting and frees the table.
@@ -36,27 +50,35 @@ typedef struct {
 } entry_t;
 
 #define INITIAL_SLOTS ((size_t)1 << 14)
+/* compact() forgets the blocks of earlier tests beyond this many (a table of 8 MiB at most). */
+#define KEPT_BLOCKS ((size_t)1 << 17)
 
 static entry_t *table = NULL;
 static size_t mask = 0; /* slots - 1; slots is a power of two */
 static unsigned shift = 64; /* 64 - log2(slots) */
 static size_t used = 0;
 static size_t live = 0;
+static size_t forgotten_blocks = 0; /* forgotten by compact(), still in blocks() */
+static size_t forgotten_bytes = 0;  /* and in current() */
+static int focused = 0;             /* count only the threads chosen by focus() */
+static PyThreadState *focus_tstate = NULL; /* the thread that called focus() */
+static uint64_t focus_thread = 0;          /* and its id */
+static uint64_t newest_before = 0;  /* threads whose id is above it are counted */
 static int counting = 0;
 static int overflowed = 0; /* the table could not grow: counts are no longer exact */
 static int installed = 0;
 static int seen = 0; /* set by every hooked call; see hooked() */
 
-#if PY_VERSION_HEX >= 0x030C0000
-/* Subinterpreters may run without the main GIL: see ours(). */
-#define OWN_GIL_INTERPRETERS 1
-static PyInterpreterState *owner = NULL; /* the interpreter that called start() */
-static volatile int foreign = 0;         /* another interpreter allocated while counting */
 #if PY_VERSION_HEX >= 0x030D0000
 #define CURRENT_TSTATE() PyThreadState_GetUnchecked()
 #else
 #define CURRENT_TSTATE() _PyThreadState_UncheckedGet()
 #endif
+static PyInterpreterState *owner = NULL; /* the interpreter that called start() */
+#if PY_VERSION_HEX >= 0x030C0000
+/* Subinterpreters may run without the main GIL: see caller(). */
+#define OWN_GIL_INTERPRETERS 1
+static volatile int foreign = 0; /* another interpreter allocated while counting */
 #endif
 
 static PyMemAllocatorEx old_mem, old_obj;
@@ -68,10 +90,10 @@ slot_of(uintptr_t p)
     return (size_t)(((uint64_t)p * 0x9E3779B97F4A7C15ULL) >> shift);
 }
 
+/* Rehash into a table of `slots` slots (a power of two, more than twice `used`). */
 static int
-grow(void)
+resize(size_t slots)
 {
-    size_t slots = table ? (mask + 1) * 2 : INITIAL_SLOTS;
     entry_t *fresh = calloc(slots, sizeof(entry_t));
     if (fresh == NULL) {
         return -1;
@@ -95,6 +117,12 @@ grow(void)
     }
     free(old);
     return 0;
+}
+
+static int
+grow(void)
+{
+    return resize(table ? (mask + 1) * 2 : INITIAL_SLOTS);
 }
 
 static void
@@ -126,17 +154,18 @@ add(void *p, size_t size)
     live += size;
 }
 
-static void
+/* Whether p was counted (it is no longer). */
+static int
 forget(void *p)
 {
     if (p == NULL || table == NULL) {
-        return;
+        return 0;
     }
     uintptr_t key = (uintptr_t)p;
     size_t i = slot_of(key);
     while (table[i].ptr != key) {
         if (table[i].ptr == 0) {
-            return; /* allocated before start() */
+            return 0; /* allocated before start(), by another thread, or forgotten */
         }
         i = (i + 1) & mask;
     }
@@ -158,29 +187,57 @@ forget(void *p)
     }
     table[i].ptr = 0;
     table[i].size = 0;
+    return 1;
 }
 
-/* Whether a hooked call may touch the table: it comes from the interpreter that
- * started counting (under its GIL).  Any other one may hold another GIL. */
+/* Whether a thread other than the focused one counts (see focus()). */
+static int
+counted(PyThreadState *tstate)
+{
+    if (!focused || tstate == NULL || PyThreadState_GetInterpreter(tstate) != owner) {
+        return 1; /* ids are per interpreter; before 3.12 others share the GIL: counted */
+    }
+    uint64_t id = PyThreadState_GetID(tstate);
+    return id == focus_thread || id > newest_before;
+}
+
+/* What a hooked call may do: 2, count its block; 1, only forget one (another thread's
+ * call); 0, nothing: it comes from another interpreter, which may hold another GIL. */
 static inline int
-ours(void)
+caller(void)
 {
 #ifdef OWN_GIL_INTERPRETERS
     PyThreadState *tstate = CURRENT_TSTATE();
+    if (tstate == focus_tstate) { /* the test's thread: most calls */
+        return 2;
+    }
     if (tstate != NULL && PyThreadState_GetInterpreter(tstate) != owner) {
         foreign = 1;
         return 0;
     }
+    return counted(tstate) ? 2 : 1;
+#else
+    if (!focused) {
+        return 2;
+    }
+    PyThreadState *tstate = CURRENT_TSTATE();
+    return tstate == focus_tstate || counted(tstate) ? 2 : 1;
 #endif
-    return 1;
 }
+
+/* Whether a free may touch the table (the calling interpreter started counting). */
+#ifdef OWN_GIL_INTERPRETERS
+#define OURS() (caller() != 0)
+#else
+#define OURS() 1
+#endif
 
 #define HOOKS(NAME, OLD)                                                     \
     static void *NAME##_malloc(void *ctx, size_t n)                          \
     {                                                                        \
         void *p = OLD.malloc(OLD.ctx, n);                                    \
         seen = 1;                                                            \
-        if (counting && ours()) {                                            \
+        if (counting && caller() == 2) {                                     \
             add(p, n);                                                       \
         }                                                                    \
         return p;                                                            \
@@ -189,7 +246,7 @@ ours(void)
     {                                                                        \
         void *p = OLD.calloc(OLD.ctx, nelem, elsize);                        \
         seen = 1;                                                            \
-        if (counting && p != NULL && ours()) {                               \
+        if (counting && p != NULL && caller() == 2) {                        \
             add(p, nelem * elsize); /* no overflow: calloc succeeded */      \
         }                                                                    \
         return p;                                                            \
@@ -198,16 +255,21 @@ ours(void)
     {                                                                        \
         void *p = OLD.realloc(OLD.ctx, q, n);                                \
         seen = 1;                                                            \
-        if (counting && p != NULL && ours()) {                               \
+        int who = counting && p != NULL ? caller() : 0;                      \
+        if (who) {                                                           \
+            /* A free, then an allocation by this thread (a free list's */   \
+            /* frame another thread allocated, resized for this one). */     \
             forget(q);                                                       \
-            add(p, n);                                                       \
+            if (who == 2) {                                                  \
+                add(p, n);                                                   \
+            }                                                                \
         }                                                                    \
         return p;                                                            \
     }                                                                        \
     static void NAME##_free(void *ctx, void *q)                              \
     {                                                                        \
         seen = 1;                                                            \
-        if (counting && ours()) {                                            \
+        if (counting && OURS()) {                                            \
             forget(q);                                                       \
         }                                                                    \
         OLD.free(OLD.ctx, q);                                                \
@@ -240,6 +302,10 @@ reset(void)
     shift = 64;
     used = 0;
     live = 0;
+    forgotten_blocks = 0;
+    forgotten_bytes = 0;
+    focused = 0;
+    focus_tstate = NULL;
     overflowed = 0;
 #ifdef OWN_GIL_INTERPRETERS
     foreign = 0;
@@ -263,9 +329,7 @@ alloccount_start(PyObject *module, PyObject *unused)
     }
     counting = 0;
     reset();
-#ifdef OWN_GIL_INTERPRETERS
     owner = PyInterpreterState_Get();
-#endif
     if (grow() < 0) {
         return PyErr_NoMemory();
     }
@@ -315,13 +379,94 @@ check(void)
 static PyObject *
 alloccount_current(PyObject *module, PyObject *unused)
 {
-    return check() < 0 ? NULL : PyLong_FromSize_t(live);
+    return check() < 0 ? NULL : PyLong_FromSize_t(forgotten_bytes + live);
 }
 
 static PyObject *
 alloccount_blocks(PyObject *module, PyObject *unused)
 {
-    return check() < 0 ? NULL : PyLong_FromSize_t(used);
+    return check() < 0 ? NULL : PyLong_FromSize_t(forgotten_blocks + used);
+}
+
+/* The id of the newest thread state of the calling interpreter (new ones go first). */
+static uint64_t
+newest_thread(void)
+{
+    PyThreadState *head = PyInterpreterState_ThreadHead(PyInterpreterState_Get());
+    return head == NULL ? 0 : PyThreadState_GetID(head);
+}
+
+static PyObject *
+alloccount_newest_thread(PyObject *module, PyObject *unused)
+{
+    return PyLong_FromUnsignedLongLong(newest_thread());
+}
+
+static PyObject *
+alloccount_focus(PyObject *module, PyObject *args)
+{
+    unsigned long long newest = 0;
+    if (!PyArg_ParseTuple(args, "|K:focus", &newest)) {
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(args) == 0) {
+        newest = newest_thread();
+    }
+    if (counting && PyInterpreterState_Get() != owner) {
+        PyErr_SetString(PyExc_RuntimeError, "focus() from an interpreter that is not counting");
+        return NULL;
+    }
+    focus_tstate = PyThreadState_Get();
+    focus_thread = PyThreadState_GetID(focus_tstate);
+    newest_before = newest;
+    focused = 1;
+    Py_RETURN_NONE;
+}
+
+/* A fresh table for the blocks counted from now on; the earlier ones stay in the count. */
+static void
+forget_all(void)
+{
+    entry_t *old = table;
+    size_t old_used = used, old_live = live;
+    table = NULL;
+    used = 0;
+    live = 0;
+    if (resize(INITIAL_SLOTS) < 0) { /* keep the table as it is */
+        table = old;
+        used = old_used;
+        live = old_live;
+        return;
+    }
+    free(old);
+    forgotten_blocks += old_used;
+    forgotten_bytes += old_live;
+}
+
+static PyObject *
+alloccount_compact(PyObject *module, PyObject *unused)
+{
+    if (!counting || overflowed || table == NULL) {
+        Py_RETURN_NONE;
+    }
+    if (used > KEPT_BLOCKS) {
+        forget_all();
+        Py_RETURN_NONE;
+    }
+    size_t slots = INITIAL_SLOTS;
+    while (slots < 4 * used) { /* a load factor of 1/4 after shrinking */
+        slots *= 2;
+    }
+    if (slots * 4 <= mask + 1) { /* sparse: below 1/16 */
+        (void)resize(slots);   /* if it fails, the larger table serves as well */
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+alloccount_table_slots(PyObject *module, PyObject *unused)
+{
+    return PyLong_FromSize_t(table ? mask + 1 : 0);
 }
 
 static PyObject *
@@ -341,6 +486,16 @@ static PyMethodDef methods[] = {
      "blocks()\n--\n\nBlocks allocated since start() and still alive."},
     {"is_counting", alloccount_is_counting, METH_NOARGS,
      "is_counting()\n--\n\nWhether start() was called and stop() was not."},
+    {"newest_thread", alloccount_newest_thread, METH_NOARGS,
+     "newest_thread()\n--\n\nThe id of the newest thread state (an argument for focus())."},
+    {"focus", alloccount_focus, METH_VARARGS,
+     "focus([newest])\n--\n\nFrom now on, count only what the calling thread and the threads "
+     "created after the thread `newest` (from newest_thread(); default: now) allocate."},
+    {"compact", alloccount_compact, METH_NOARGS,
+     "compact()\n--\n\nForget the counted blocks if they are many (their bytes stay counted), "
+     "or shrink a sparse table."},
+    {"table_slots", alloccount_table_slots, METH_NOARGS,
+     "table_slots()\n--\n\nThe size of the table of live blocks, in slots (0: not counting)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -29,7 +29,7 @@ from .explain import Explainer, graph_name
 from .held import held_reports
 from .native import NativeExplainer, rss_only
 from .probes import Probe, ProbeFactory
-from .probes.memory import measuring
+from .probes.memory import measuring, note_test_call, other_threads_doubt
 from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun, function_scope_end
 from .result import Explanation
@@ -40,6 +40,7 @@ from .verdict import (
     CONTINUE,
     ERROR,
     GROWING,
+    INCONCLUSIVE,
     LEAK,
     MIN_MOVING_RUNS,
     SKIPPED,
@@ -75,6 +76,7 @@ def run_test(
     reports = [setup]
     call: pytest.TestReport | None = None
     if setup.passed:
+        note_test_call()
         call = call_and_report(item, "call", log=False)
         reports.append(call)
     if item.session.shouldfail or item.session.shouldstop:
@@ -431,6 +433,9 @@ class Measurement:
             samples=samples,
             explanation=self.explanation,
         )
+        doubt = other_threads_doubt(self.probes, samples, settings.warmup)
+        if verdict.status == CLEAN and doubt:
+            verdict.status, verdict.reason = INCONCLUSIVE, doubt
         if self.own:
             verdict.status = CLEAN
             verdict.reason = TRACEMALLOC_OWN

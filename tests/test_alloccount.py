@@ -374,3 +374,140 @@ def test_a_counter_whose_table_could_not_grow_counts_again_for_the_next_test() -
     result = run_python(OVERFLOW)
     assert "could not grow" in result["refused"], result
     assert 0 <= result["again"] < 1 << 20, result
+
+
+THREADS = """
+import gc, json, threading
+from array import array
+from pytest_leakguard import _alloccount
+
+stop = threading.Event()
+handed = []
+
+
+def churn():  # a background thread started before the test: a session fixture's
+    # It calls no Python function the test's thread calls: before 3.11 a function's frame
+    # is recycled by whichever thread calls it next (see docs/how-it-works.md).
+    keep = [None] * 64
+    n = 0
+    while not stop.is_set():
+        keep[n % 64] = bytes(16 + n % 2000)
+        n += 1
+        if handed:
+            handed.pop()  # the test's block, freed here
+
+
+background = threading.Thread(target=churn)
+background.start()
+_alloccount.start()
+_alloccount.focus()
+kept = [None] * 40  # allocated once, and the readings kept in an array: the steps below
+readings = array("q", [0] * 24)  # are the bytes objects alone
+
+
+def read(i):
+    gc.collect()
+    readings[i] = _alloccount.current()
+
+
+warm = threading.Thread(target=len, args=((),))  # the first thread's frames are kept
+warm.start()
+warm.join()
+del warm
+read(0)
+for i in range(20):
+    kept[i] = bytes(2048)
+    stop.wait(0.002)  # the background thread churns meanwhile
+    read(i + 1)
+
+worker_kept = [None]
+worker = threading.Thread(target=lambda: worker_kept.__setitem__(0, bytes(5000)))
+worker.start()
+worker.join()
+del worker
+read(21)
+
+given = bytes(4096)
+handed.append(None)  # the list's array, allocated here before the reading
+handed.pop()
+read(22)
+handed.append(given)
+del given
+while handed:
+    stop.wait(0.001)
+read(23)
+stop.set()
+background.join()
+steps = [b - a for a, b in zip(readings, readings[1:])]
+print(json.dumps({"steps": steps[:20], "by_worker": steps[20], "freed_elsewhere": steps[22]}))
+"""
+
+
+@needs_counter
+def test_the_focused_counter_counts_the_tests_threads_and_nothing_else() -> None:
+    """A thread that ran before focus() churns unseen; one started after counts; a block
+    the test allocated and another thread freed is subtracted."""
+    result = run_python(THREADS)
+    bytes_2048 = sys.getsizeof(bytes(2048))
+    # Exact from the second step on (the first run of the loop allocates for good).
+    assert result["steps"][1:] == [bytes_2048] * 19, result
+    # The worker's bytes, and what the threading module keeps of a finished thread (its
+    # lists and dicts may grow a step): not the background thread's KiB.
+    assert sys.getsizeof(bytes(5000)) <= result["by_worker"] < 2 * sys.getsizeof(bytes(5000))
+    assert result["freed_elsewhere"] == -sys.getsizeof(bytes(4096)), result
+
+
+TABLE = """
+import json, sys
+from array import array
+from pytest_leakguard import _alloccount
+
+_alloccount.start()
+kept = [None] * 800_000
+slots = array("q", [0] * 5000)  # allocated beforehand, like kept: the counts are exact
+start_blocks, start_bytes = _alloccount.blocks(), _alloccount.current()
+
+
+def one_test(n):
+    _alloccount.compact()
+    _alloccount.focus()
+    before = _alloccount.current()
+    for i in range(150):  # what a session keeps per test (its reports)
+        kept[n * 150 + i] = object()
+    transient = [str(i) for i in range(2000)]
+    del transient
+    grown = _alloccount.current() - before
+    expected = 150 * sys.getsizeof(object()) + sys.getsizeof(before)  # and "before" itself
+    # Exact, across compact() too, after the first test and 1,024 calls (from which on
+    # Python 3.9 and 3.10 give the function its inline caches).
+    assert n in (0, 1023) or grown == expected, (n, grown)
+    slots[n] = _alloccount.table_slots()
+
+
+for n in range(5000):
+    one_test(n)
+kept_blocks = _alloccount.blocks() - start_blocks
+peak = [object() for _ in range(1_000_000)]
+at_peak = _alloccount.table_slots()
+del peak
+_alloccount.compact()
+print(json.dumps({
+    "first": max(slots[:2500]), "second": max(slots[2500:]), "kept_blocks": kept_blocks,
+    "at_peak": at_peak, "after_peak": _alloccount.table_slots(),
+    "bytes": _alloccount.current() - start_bytes,
+}))
+"""
+
+
+@needs_counter
+def test_the_counters_table_is_sized_by_live_blocks_not_by_tests_run() -> None:
+    """A session keeps blocks per test (750,000 here): the table stops growing, the counts
+    stay exact, and a table left sparse by a peak shrinks back."""
+    result = run_python(TABLE)
+    kept_bytes = 5000 * 150 * sys.getsizeof(object())
+    # And the script's few globals and its function, made after the first reading.
+    assert 5000 * 150 <= result["kept_blocks"] < 5000 * 150 + 32, result
+    assert kept_bytes <= result["bytes"] < kept_bytes + 4096, result
+    assert result["second"] <= result["first"] < 5000 * 150, result
+    assert result["at_peak"] >= 2_000_000, result
+    assert result["after_peak"] <= result["first"], result

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import platform
+import pty
 import shutil
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -38,15 +38,12 @@ def test_a_build_without_a_compiler_warns_and_installs_without_the_counter(
         else:
             shutil.copy2(ROOT / name, source / name)
     env = {**os.environ, "CC": "/bin/false", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(tmp_path), str(source)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    # Without -v, in a terminal as a user runs it: pip hides a successful build's output.
+    code, text = _in_a_terminal(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path), str(source)],
+        env,
     )
-    text = done.stdout + done.stderr
-    assert done.returncode == 0, text
+    assert code == 0, text
     assert "WARNING: pytest-leakguard is installed without its compiled allocation counter" in text
     assert "install a prebuilt wheel of pytest-leakguard, or a C compiler" in text
     (wheel,) = tmp_path.glob("pytest_leakguard-*.whl")
@@ -56,3 +53,22 @@ def test_a_build_without_a_compiler_warns_and_installs_without_the_counter(
     assert "pytest_leakguard/report/static/report.css" in names
     assert "pytest_leakguard/report/static/report.js" in names
     assert not [name for name in names if "_alloccount" in name and name.endswith((".so", ".pyd"))]
+
+
+def _in_a_terminal(command: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``command`` with a pseudo-terminal as its controlling terminal: exit code, output."""
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execve(command[0], command, env)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), b"".join(chunks).decode(errors="replace")

@@ -6,8 +6,9 @@ import contextlib
 import gc
 import os
 import sys
+import threading
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Callable
 
 
@@ -83,6 +84,11 @@ class HeapProbe:
     name = "heap"
     unit = "bytes"
 
+    def __init__(self) -> None:
+        self._others: dict[threading.Thread, int | None] = {}
+        self.busy_threads: list[str] = []
+        """With ``tracemalloc``: the threads started before the test that ran during it."""
+
     def start(self) -> None:
         """Start counting for the rest of the session if not yet done (or broken)."""
         global _ENGINE, _ENGINE_OWNER
@@ -93,6 +99,10 @@ class HeapProbe:
         if _ENGINE is None:
             _ENGINE = _start_engine()
             _ENGINE_OWNER = _session()
+        if _COUNTER is not None:
+            _focus(_COUNTER)
+        elif _ENGINE.label == "tracemalloc":  # it cannot tell threads apart: watch them
+            self._others = _earlier_threads()
 
     def sample(self) -> int:
         """Return the counted bytes that are still allocated."""
@@ -101,7 +111,46 @@ class HeapProbe:
         return _ENGINE.current()
 
     def stop(self) -> None:
-        """Nothing: counting goes on (see the class docstring)."""
+        """Note which other threads ran (counting goes on: see the class docstring)."""
+        others, self._others = self._others, {}
+        self.busy_threads = [
+            thread.name
+            for thread, cpu in others.items()
+            if cpu is None or not thread.is_alive() or _cpu_time(thread) != cpu
+        ]
+
+
+def _earlier_threads() -> dict[threading.Thread, int | None]:
+    """The threads that run beside the test's, with their CPU time so far."""
+    current = threading.current_thread()
+    return {t: _cpu_time(t) for t in threading.enumerate() if t is not current}
+
+
+def _cpu_time(thread: threading.Thread) -> int | None:
+    """A thread's time on a CPU so far, in nanoseconds (Linux); ``None`` where unknown."""
+    try:
+        with open(f"/proc/self/task/{thread.native_id}/schedstat", "rb") as stat:
+            return int(stat.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def other_threads_doubt(
+    probes: Iterable[object], samples: Mapping[str, Sequence[int]], warmup: int
+) -> str:
+    """Why a ``clean`` verdict cannot stand: ``tracemalloc`` counted the allocations of
+    threads that ran beside the test, and the heap series moved ("" if it can stand)."""
+    for probe in probes:
+        if isinstance(probe, HeapProbe) and probe.busy_threads:
+            window = samples.get(probe.name, [])[warmup:]
+            if window and max(window) != min(window):
+                names = ", ".join(probe.busy_threads)
+                return (
+                    f"other threads ran during the check ({names}): tracemalloc counts "
+                    "every thread's allocations, so the heap moved by theirs too; the "
+                    "compiled allocation counter counts only the test's threads"
+                )
+    return ""
 
 
 class _Engine:
@@ -174,7 +223,32 @@ def _start_counter() -> Any:
         if _COUNTER is not None:
             _COUNTER.start()
             _COUNTER_OWNER = _session()
+    if _COUNTER is not None:
+        _focus(_COUNTER)
     return _COUNTER
+
+
+def _focus(counter: Any) -> None:
+    """Count this test's threads only; keep the table sized by what one test keeps."""
+    counter.compact()  # forgets the earlier tests' blocks once they are many
+    counter.focus(*_NEWEST_THREAD)
+
+
+_NEWEST_THREAD: list[int] = []
+"""The newest thread when the current test's body first ran (see :func:`note_test_call`)."""
+
+
+def note_test_call() -> None:
+    """Note which threads run before the test's body first runs (its fixtures' included).
+
+    The allocation counter then counts only what the test's thread and the threads
+    started after this point allocate: a background thread started earlier (by a
+    session fixture, a library's worker pool) churns memory without moving the test's
+    samples.  A block's free subtracts it whichever thread frees it.
+    """
+    counter = _counter()
+    if counter is not None:
+        _NEWEST_THREAD[:] = [counter.newest_thread()]
 
 
 def _counts(current: Callable[[], int]) -> bool:
