@@ -32,12 +32,12 @@ import pytest
 from .attribution import Observer
 from .config import Settings
 from .control import growth_without_tracing, needs_control, tracemalloc_own
-from .explain import Explainer, graph_name
+from .explain import Explainer, gaining_every_run, graph_name
 from .native import NativeExplainer, rss_only
 from .probes import Probe
 from .settle import settle
-from .suppress import Attribution, Suppressions, judge
-from .verdict import CLEAN, GROWING, Decision, Verdict
+from .suppress import MEMORY_PROBES, Attribution, Suppressions, judge
+from .verdict import CLEAN, GROWING, LEAK, Decision, Verdict, is_quiet
 
 EXPLAIN_RUNS = 3
 """Extra runs of a leaking test between the two observations of the deep probes."""
@@ -140,19 +140,20 @@ def _settled(run_once: RunOnce) -> None:
 
 @dataclass
 class Findings:
-    """What a leak's closer look found: the explanation, and what may clear the leak."""
+    """What a closer look at a test found: the explanation, and what changes its verdict."""
 
     explanation: dict[str, Any] | None = None
-    own: bool = False
-    """The growth is ``tracemalloc``'s own (see :mod:`pytest_leakguard.control`)."""
+    status: str | None = None
+    """The verdict's status from now on (``None``: as decided), with :attr:`reason`."""
+    reason: str = ""
     attribution: Attribution | None = None
     """The growth ``site:`` / ``type:`` suppressions matched."""
 
     def apply(self, verdict: Verdict) -> None:
-        """Clear the leak when what was found explains it away; else add notes."""
-        if self.own:
-            verdict.status = CLEAN
-            verdict.reason = TRACEMALLOC_OWN
+        """Change the verdict as found (a leak cleared, a clean test that leaks), or add notes."""
+        if self.status is not None:
+            verdict.status = self.status
+            verdict.reason = self.reason
         elif self.attribution is not None:
             _suppress(verdict, self.attribution)
 
@@ -167,13 +168,73 @@ def explain_leak(
 ) -> Findings:
     """The tracing control, then the deep probes and the resource probes' ``explain()``."""
     if _tracemalloc_own(decision, run_once, probes, thresholds, settings.runs):
-        return Findings(own=True)
+        return Findings(status=CLEAN, reason=TRACEMALLOC_OWN)
     observer = _observer(item, settings)
     explanation = _explain(item, run_once, settings, decision, observer)
     resources = _explain_resources(probes, decision)
     if resources:
         explanation = {**(explanation or {}), "resources": resources}
-    return Findings(explanation, attribution=observer.result if observer else None)
+    found = Findings(explanation, attribution=observer.result if observer else None)
+    filling = _bounded_filling(explanation, decision) if explanation else None
+    if filling is not None:
+        found.status, found.reason = CLEAN, filling
+    return found
+
+
+def _bounded_filling(explanation: Mapping[str, Any], decision: Decision) -> str | None:
+    """The reason a leak is bounded: every holder that grew is a cache with a bound it has
+    not reached (``lru_cache(maxsize=...)``, ``deque(maxlen=...)``); else ``None``.
+
+    Only the Python heap's probes (and RSS beside them): a bounded cache holds no open
+    file, thread or native memory.
+    """
+    holders = explanation.get("holders") or []
+    growing = {t.probe for t in decision.trends if t.decisive and t.trend == GROWING}
+    python = set(MEMORY_PROBES)
+    if not holders or not growing & python or not growing - {"rss"} <= python:
+        return None
+    if not all("bound" in h and h["size"] < h["bound"] for h in holders):
+        return None
+    return "bounded cache filling: " + ", ".join(
+        f"{h['size']}/{h['bound']} ({h['path']})" for h in holders
+    )
+
+
+HELD_RUNS = 3
+"""Runs of a clean test whose window rose, in each of which a container must gain entries."""
+
+
+def rose_only(
+    windows: Mapping[str, Sequence[float]],
+    thresholds: Mapping[str, float | None],
+    floors: Mapping[str, float],
+) -> bool:
+    """Whether a decisive probe's window moved (see :func:`~pytest_leakguard.verdict.is_quiet`)
+    and none ever went down.
+
+    What a container of shared objects does (the bytes rise at each resize, and never
+    fall); a quiet test does not pay for the holder check, nor does one that went down
+    (a cache purged, noise).
+    """
+    decisive = [w for name, w in windows.items() if thresholds.get(name) is not None]
+    return not is_quiet(windows, thresholds, floors) and all(
+        b >= a for window in decisive for a, b in zip(window, window[1:])
+    )
+
+
+def held_growth(run_once: RunOnce) -> Findings | None:
+    """A leak that the bytes hide: a module- or class-level container that gains entries
+    in each of :data:`HELD_RUNS` more runs (the same object appended, ``None``, a small
+    int: its memory grows only at each resize).  ``None`` when there is none."""
+    holders = gaining_every_run(run_once, settle, HELD_RUNS)
+    if not holders:
+        return None
+    named = ", ".join(f"{h['path']} +{h['growth_per_run']:g}/run" for h in holders)
+    reason = (
+        f"a container gains entries every run ({HELD_RUNS} runs), though the memory barely"
+        f" moves (the same objects kept: it grows at each resize only): {named}"
+    )
+    return Findings({"runs": HELD_RUNS, "holders": holders}, status=LEAK, reason=reason)
 
 
 def _tracemalloc_own(

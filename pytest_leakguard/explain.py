@@ -279,6 +279,71 @@ def _size(obj: Any) -> int | None:
     return None
 
 
+def _bound(obj: Any) -> int | None:
+    """The most entries ``obj`` keeps, when it is bounded by construction (``None``: no bound).
+
+    An ``lru_cache`` with a ``maxsize`` evicts its oldest entry, a ``deque`` with a
+    ``maxlen`` its first: neither grows past it.
+    """
+    if isinstance(obj, collections.deque):
+        return obj.maxlen
+    if type(obj).__name__ == "_lru_cache_wrapper":
+        maxsize: int | None = obj.cache_info().maxsize
+        return maxsize
+    return None
+
+
+def holder_size(path: str) -> tuple[int, int | None] | None:
+    """The entries now in the holder at ``path`` and its bound (``None``: it is gone)."""
+    obj = _find(path)
+    size = _size(obj) if obj is not None else None
+    return None if size is None else (size, _bound(obj))
+
+
+def gaining_every_run(
+    run_once: Callable[[], object], settle: Callable[[], None], runs: int
+) -> list[dict[str, Any]]:
+    """Containers reachable from a module global that gain entries in each of ``runs`` runs.
+
+    Cheap enough for a test that was judged clean: the heap is walked twice (before
+    and after the first run); the few containers that grew are then looked up by
+    their path after each further run.  A container with a bound (an ``lru_cache``'s
+    ``maxsize``, a ``deque``'s ``maxlen``) is left out: it cannot grow for ever.
+    ``run_once`` returns ``None`` when the run passed; a run that did not ends the
+    check with nothing found.
+    """
+    sizes, paths = _holder_sizes()
+    if run_once() is not None:
+        return []
+    settle()
+    after, paths_after = _holder_sizes()
+    grown = {
+        path: (sizes[key], size)
+        for key, size in after.items()
+        if paths.get(key) == (path := paths_after[key]) and size > sizes[key]
+    }
+    del sizes, paths, after, paths_after
+    for _ in range(runs - 1):
+        if not grown:
+            return []
+        if run_once() is not None:
+            return []
+        settle()
+        for path, (first, last) in list(grown.items()):
+            now = holder_size(path)
+            if now is None or now[0] <= last:
+                del grown[path]
+            else:
+                grown[path] = (first, now[0])
+    found: list[dict[str, Any]] = [
+        {"path": path, "growth_per_run": (last - first) / runs, "example": _example(_find(path))}
+        for path, (first, last) in grown.items()
+        if (now := holder_size(path)) is not None and now[1] is None
+    ]
+    found.sort(key=lambda h: -float(h["growth_per_run"]))
+    return found[:MAX_HOLDERS]
+
+
 def _children(obj: Any) -> Iterator[tuple[str, Any]]:
     """Named references a holder path can follow: attributes and dict entries."""
     namespace: Any
@@ -385,7 +450,12 @@ def _growing_holders(
     holders.sort(key=lambda h: -float(h["growth_per_run"]))
     del holders[MAX_HOLDERS:]
     for holder in holders:
-        holder["example"] = _example(_find(holder["path"]))
+        container = _find(holder["path"])
+        holder["example"] = _example(container)
+        bound = _bound(container) if container is not None else None
+        if bound is not None:
+            holder["size"] = _size(container)
+            holder["bound"] = bound
     return holders
 
 

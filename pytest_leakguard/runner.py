@@ -22,7 +22,7 @@ import pytest
 from . import compat
 from .compat import call_and_report, forget_request
 from .config import RSS_FLOOR, Settings
-from .deep import Findings, explain_leak
+from .deep import Findings, explain_leak, held_growth, rose_only
 from .held import held_reports
 from .probes import Probe, ProbeFactory
 from .probes.memory import measuring
@@ -30,6 +30,7 @@ from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun, function_scope_end
 from .settle import Freezer, settle
 from .verdict import (
+    CLEAN,
     CONTINUE,
     ERROR,
     LEAK,
@@ -310,6 +311,7 @@ class Measurement:
                 self._first_judging()
                 self._sample()
                 self._run_until_decided()
+                self._check_holders()
                 self._explain_leak()
         finally:
             _stop(self.started)
@@ -381,6 +383,15 @@ class Measurement:
         return measured >= min(MIN_MOVING_RUNS, settings.max_runs) or is_quiet(
             self.series.windows(settings.warmup), self.thresholds, FLOORS
         )
+
+    def _check_holders(self) -> None:
+        """For a clean test whose window rose (and never fell): does a container gain
+        entries every run?  (See deep.py: quiet tests do not pay for it.)"""
+        decision = self.decision
+        if decision is None or decision.status != CLEAN:
+            return
+        if rose_only(self.series.windows(self.settings.warmup), self.thresholds, FLOORS):
+            self.findings = held_growth(self._run_once)
 
     def _explain_leak(self) -> None:
         """For a leak: the tracing control, then the deep probes (see deep.py)."""

@@ -141,3 +141,53 @@ def test_the_real_probes_follow_the_protocol() -> None:
         Observer(Suppressions.from_items([]), "."),
     ]
     assert [p.delay for p in probes] == [0, 0, 1]
+
+
+@pytest.mark.parametrize(
+    ("heap", "expected"),
+    [
+        ([100, 100, 100, 100], False),  # quiet: no holder check, no cost
+        ([100, 100, 132, 132], True),  # a list of shared objects resized once
+        ([100, 132, 100, 132], False),  # fell: a cache purged, or noise
+    ],
+)
+def test_the_holder_check_is_for_windows_that_only_rose(heap: list[int], expected: bool) -> None:
+    windows = {"heap": heap, "rss": [0, 4096, 0, 0]}  # rss informative: ignored
+    assert deep.rose_only(windows, {"heap": 0.0, "rss": None}, {}) is expected
+
+
+def _holders(*holders: dict[str, Any]) -> dict[str, Any]:
+    return {"holders": list(holders)}
+
+
+def _decision(*growing: str) -> Any:
+    from pytest_leakguard.verdict import GROWING, Decision, ProbeTrend
+
+    return Decision(
+        "leak", tuple(ProbeTrend(p, "count", GROWING, 1, 1, 5, 5, 0.0) for p in growing)
+    )
+
+
+def test_a_leak_held_by_a_cache_below_its_bound_is_bounded() -> None:
+    cache = {"path": "module m . parse (_lru_cache_wrapper)", "size": 37, "bound": 128}
+    reason = deep._bounded_filling(_holders(cache), _decision("heap", "blocks"))
+    assert reason == "bounded cache filling: 37/128 (module m . parse (_lru_cache_wrapper))"
+
+
+@pytest.mark.parametrize(
+    ("holders", "growing"),
+    [
+        ([{"path": "module m . q (deque)", "size": 64, "bound": 64}], ("heap",)),  # full
+        (
+            [
+                {"path": "module m . q (deque)", "size": 3, "bound": 64},
+                {"path": "module m . L (list)"},
+            ],
+            ("heap",),
+        ),
+        ([], ("heap",)),  # no holder found: nothing says it is bounded
+        ([{"path": "module m . q (deque)", "size": 3, "bound": 64}], ("heap", "fds")),
+    ],
+)
+def test_otherwise_the_leak_stands(holders: list[dict[str, Any]], growing: tuple[str, ...]) -> None:
+    assert deep._bounded_filling(_holders(*holders), _decision(*growing)) is None
