@@ -23,6 +23,7 @@ what they found to the verdict.
 from __future__ import annotations
 
 import collections
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,7 +33,7 @@ import pytest
 from .attribution import Observer
 from .config import Settings
 from .control import growth_without_tracing, needs_control, tracemalloc_own
-from .explain import Explainer, gaining_every_run, graph_name
+from .explain import Explainer, gaining_every_run, graph_name, holder_size
 from .native import NativeExplainer, rss_only
 from .probes import Probe
 from .settle import settle
@@ -153,8 +154,9 @@ class Findings:
         """Change the verdict as found (a leak cleared, a clean test that leaks), or add notes."""
         if self.status is not None:
             verdict.status = self.status
+        if self.reason:
             verdict.reason = self.reason
-        elif self.attribution is not None:
+        if self.status is None and self.attribution is not None:
             _suppress(verdict, self.attribution)
 
 
@@ -170,6 +172,11 @@ def explain_leak(
     if _tracemalloc_own(decision, run_once, probes, thresholds, settings.runs):
         return Findings(status=CLEAN, reason=TRACEMALLOC_OWN)
     observer = _observer(item, settings)
+    # With suppressions, each leak is judged by what its own runs show: no grouping.
+    causes = None if observer is not None else root_causes(item.session)
+    known = causes.confirm(run_once) if causes is not None else None
+    if known is not None:
+        return known
     explanation = _explain(item, run_once, settings, decision, observer)
     resources = _explain_resources(probes, decision)
     if resources:
@@ -178,6 +185,8 @@ def explain_leak(
     filling = _bounded_filling(explanation, decision) if explanation else None
     if filling is not None:
         found.status, found.reason = CLEAN, filling
+    elif causes is not None and explanation is not None:
+        causes.add(explanation, item.nodeid)
     return found
 
 
@@ -235,6 +244,91 @@ def held_growth(run_once: RunOnce) -> Findings | None:
         f" moves (the same objects kept: it grows at each resize only): {named}"
     )
     return Findings({"runs": HELD_RUNS, "holders": holders}, status=LEAK, reason=reason)
+
+
+ROOT_CAUSE_RUNS = 2
+"""Runs in each of which a known root cause's holder must grow for a later leak to join it."""
+
+MAX_ROOT_CAUSES = 10
+"""The most recent root causes a later leak is checked against."""
+
+
+class RootCauses:
+    """The root causes of the leaks explained in this session: a holder and an allocation site.
+
+    The first leak of a root cause is explained in full; a later leak whose runs make
+    a known root cause's holder grow is confirmed by that holder's length alone (no
+    heap walk, no snapshot) and reported in its group.  Kept per process: under xdist
+    each worker explains a root cause once, and the id (a digest of the holder and the
+    site) is the same on every worker, so that the reports group them all the same.
+    """
+
+    def __init__(self) -> None:
+        self.groups: dict[str, dict[str, str | None]] = {}
+
+    def add(self, explanation: dict[str, Any], nodeid: str) -> None:
+        """Record the root cause an explanation found (its top holder and site), and note
+        it in the explanation as ``root_cause``."""
+        holders, sites = explanation.get("holders"), explanation.get("sites")
+        if not holders:
+            return  # a leak no module-level container holds: nothing to recognise it by
+        holder = str(holders[0]["path"])
+        site = f"{sites[0]['file']}:{sites[0]['line']}" if sites else None
+        key = hashlib.sha1(f"{holder}\n{site}".encode()).hexdigest()[:10]
+        group = self.groups.setdefault(
+            key, {"id": key, "holder": holder, "site": site, "first": nodeid}
+        )
+        explanation["root_cause"] = dict(group)
+
+    def confirm(self, run_once: RunOnce) -> Findings | None:
+        """The findings of a leak whose holder is a known root cause's: that holder grew in
+        each of :data:`ROOT_CAUSE_RUNS` more runs.  ``None``: no known root cause grew."""
+        if not self.groups:
+            return None
+        groups = list(self.groups.values())[-MAX_ROOT_CAUSES:]
+        first = [_length(group) for group in groups]
+        last = list(first)
+        for _ in range(ROOT_CAUSE_RUNS):
+            if run_once() is not None:
+                return None
+            settle()
+            for index, group in enumerate(groups):
+                now, before = _length(group), last[index]
+                grew = now is not None and before is not None and now > before
+                last[index] = now if grew else None
+        settle()
+        for index, group in enumerate(groups):
+            end, start = last[index], first[index]
+            if end is not None and start is not None:
+                return _in_group(group, (end - start) / ROOT_CAUSE_RUNS)
+        return None
+
+
+def _length(group: Mapping[str, str | None]) -> int | None:
+    found = holder_size(str(group["holder"]))
+    return None if found is None else found[0]
+
+
+def _in_group(group: Mapping[str, str | None], growth: float) -> Findings:
+    """The findings of a later leak of a known root cause: its holder, and the group."""
+    explanation = {
+        "runs": ROOT_CAUSE_RUNS,
+        "holders": [{"path": group["holder"], "growth_per_run": growth}],
+        "root_cause": dict(group),
+    }
+    reason = (
+        f"same root cause as {group['first']} (explained there): {group['holder']}"
+        f" grows by {growth:g} entries per run"
+    )
+    return Findings(explanation, reason=reason)
+
+
+_ROOT_CAUSES = pytest.StashKey[RootCauses]()
+
+
+def root_causes(session: pytest.Session) -> RootCauses:
+    """The session's root causes (an in-process pytester session has its own)."""
+    return session.stash.setdefault(_ROOT_CAUSES, RootCauses())
 
 
 def _tracemalloc_own(
