@@ -2,12 +2,14 @@
 
 ``--tests`` tests (default 40) call a runner that caches a stream per call in a
 module-level dict (a CLI library's test runner did: a real leak, one stream per
-call, in a standalone loop too), beside ``--clean`` clean tests.  Each command runs
-``--repeat`` times; the best wall time and the CPU time of that run are kept.
+call, in a standalone loop too), beside ``--clean`` clean tests.  ``--heap N``
+keeps N small dicts alive from a conftest, as a real application's heap: what an
+explanation walks.  Each command runs ``--repeat`` times; the best wall time and
+the CPU time of that run are kept.
 
 Usage::
 
-    python benchmarks/root_cause.py [--python .venv/bin/python] [--tests 40] [--repeat 3]
+    python benchmarks/root_cause.py [--python .venv/bin/python] [--tests 40] [--heap 0] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-RUNNER = '''
+RUNNER = """
 import io
 
 _STREAMS = {}
@@ -33,26 +35,27 @@ def invoke(*args):
     _STREAMS[_CALLS[0]] = stream  # cached per call, never dropped
     stream.write(" ".join(args))
     return stream.getvalue()
-'''
+"""
 
-TEST = '''
+TEST = """
 from cli_runner import invoke
 
 
 def test_command_{n}():
     assert invoke("command-{n}", "--verbose").startswith("command")
-'''
+"""
 
-CLEAN = '''
+CLEAN = """
 
 def test_clean_{n}():
     assert sum(range(100)) == 4950
-'''
+"""
 
 
-def write_suite(directory: Path, tests: int, clean: int) -> None:
-    """The runner module and one test file."""
+def write_suite(directory: Path, tests: int, clean: int, heap: int) -> None:
+    """The runner module, one test file, and a conftest that keeps ``heap`` dicts alive."""
     (directory / "cli_runner.py").write_text(RUNNER)
+    (directory / "conftest.py").write_text(f"HEAP = [{{'n': n}} for n in range({heap})]\n")
     body = "".join(TEST.format(n=n) for n in range(tests))
     body += "".join(CLEAN.format(n=n) for n in range(clean))
     (directory / "test_cli.py").write_text(body)
@@ -78,6 +81,7 @@ def main() -> int:
     parser.add_argument("--python", default=sys.executable, help="the interpreter to run")
     parser.add_argument("--tests", type=int, default=40, help="tests that share the root cause")
     parser.add_argument("--clean", type=int, default=0, help="clean tests beside them")
+    parser.add_argument("--heap", type=int, default=0, help="objects kept alive by a conftest")
     parser.add_argument("--repeat", type=int, default=3, help="runs per command (best kept)")
     options = parser.parse_args()
     base = [options.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
@@ -88,7 +92,7 @@ def main() -> int:
     }
     with tempfile.TemporaryDirectory(prefix="leakguard-root-cause-") as scratch:
         directory = Path(scratch)
-        write_suite(directory, options.tests, options.clean)
+        write_suite(directory, options.tests, options.clean, options.heap)
         plain_wall = None
         print("| command | wall (s) | CPU (s) | wall / plain |")
         print("| --- | ---: | ---: | ---: |")

@@ -62,6 +62,15 @@ def test_class_level_list_of_none():
     Registry.seen.append(None)
 
 
+PENDING = []
+
+
+def test_queue_purged_when_long():
+    PENDING.append(on_event)
+    if len(PENDING) > 6:
+        PENDING.clear()
+
+
 FULL = collections.deque(maxlen=4)
 
 
@@ -120,7 +129,7 @@ def test_a_container_that_gains_an_entry_every_run_is_a_leak(
     assert holder in run.output()
 
 
-@pytest.mark.parametrize("name", ["test_full_deque", "test_clean"])
+@pytest.mark.parametrize("name", ["test_full_deque", "test_queue_purged_when_long", "test_clean"])
 def test_no_holder_growth_stays_clean(run: LeakRun, name: str) -> None:
     entry = run.entry(f"test_held.py::{name}")
     assert entry["verdict"] == "clean", describe(entry)
