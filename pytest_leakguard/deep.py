@@ -172,8 +172,10 @@ def explain_leak(
     if _tracemalloc_own(decision, run_once, probes, thresholds, settings.runs):
         return Findings(status=CLEAN, reason=TRACEMALLOC_OWN)
     observer = _observer(item, settings)
-    # With suppressions, each leak is judged by what its own runs show: no grouping.
-    causes = None if observer is not None else root_causes(item.session)
+    # With suppressions, each leak is judged by what its own runs show: no grouping; nor
+    # for an open file or a thread, which no container's length stands for.
+    grouped = observer is None and _python_heap_only(decision)
+    causes = root_causes(item.session) if grouped else None
     known = causes.confirm(run_once) if causes is not None else None
     if known is not None:
         return known
@@ -194,19 +196,24 @@ def _bounded_filling(explanation: Mapping[str, Any], decision: Decision) -> str 
     """The reason a leak is bounded: every holder that grew is a cache with a bound it has
     not reached (``lru_cache(maxsize=...)``, ``deque(maxlen=...)``); else ``None``.
 
-    Only the Python heap's probes (and RSS beside them): a bounded cache holds no open
-    file, thread or native memory.
+    Only when the Python heap grew: a bounded cache holds no open file, thread or
+    native memory.
     """
     holders = explanation.get("holders") or []
-    growing = {t.probe for t in decision.trends if t.decisive and t.trend == GROWING}
-    python = set(MEMORY_PROBES)
-    if not holders or not growing & python or not growing - {"rss"} <= python:
+    if not holders or not _python_heap_only(decision):
         return None
     if not all("bound" in h and h["size"] < h["bound"] for h in holders):
         return None
     return "bounded cache filling: " + ", ".join(
         f"{h['size']}/{h['bound']} ({h['path']})" for h in holders
     )
+
+
+def _python_heap_only(decision: Decision) -> bool:
+    """Whether what grew is the Python heap (``heap``, ``blocks``, ``objects``; ``rss`` beside)."""
+    growing = {t.probe for t in decision.trends if t.decisive and t.trend == GROWING}
+    python = set(MEMORY_PROBES)
+    return bool(growing & python) and growing - {"rss"} <= python
 
 
 HELD_RUNS = 3
