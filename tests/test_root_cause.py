@@ -109,3 +109,17 @@ def test_the_summary_shows_one_group_listing_its_tests(run: LeakRun) -> None:
         ]
     )
     assert "one root cause (*): module test_cli . KEPT" not in run.output()
+
+
+def test_under_xdist_the_workers_root_causes_are_one_group(pytester: pytest.Pytester) -> None:
+    """Each worker explains the root cause once; the id is the same on every worker."""
+    pytester.makepyfile(cli_runner=RUNNER)
+    run = _RUNS.get(pytester, "test_cli_xdist", SUITE, "-n", "2")
+    entries = [e for nodeid, e in run.tests().items() if "test_command[" in nodeid]
+    assert len(entries) == N, run.output()
+    assert len({e["explanation"]["root_cause"]["id"] for e in entries}) == 1, run.output()
+    explained = [e for e in entries if "sites" in e["explanation"]]
+    assert 1 <= len(explained) <= 2, run.output()
+    run.result.stdout.fnmatch_lines(
+        [f"{N} leaks, one root cause (*): module cli_runner . _STREAMS*"]
+    )
