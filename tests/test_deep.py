@@ -191,3 +191,47 @@ def test_a_leak_held_by_a_cache_below_its_bound_is_bounded() -> None:
 )
 def test_otherwise_the_leak_stands(holders: list[dict[str, Any]], growing: tuple[str, ...]) -> None:
     assert deep._bounded_filling(_holders(*holders), _decision(*growing)) is None
+
+
+def test_only_tracing_py_starts_and_stops_tracing() -> None:
+    """The deep probes and the control change tracing through tracing.Tracing only (the heap
+    engine in probes/memory.py owns the session's own tracing)."""
+    import ast
+    from pathlib import Path
+
+    import pytest_leakguard
+
+    package = Path(pytest_leakguard.__file__).parent
+    allowed = {package / "tracing.py", package / "probes" / "memory.py"}
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("start", "stop")
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "tracemalloc"
+                and path not in allowed
+            ):
+                found.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert found == []
+
+
+def test_the_holder_check_finds_a_list_that_gains_an_entry_every_run() -> None:
+    from pytest_leakguard import explain
+
+    shared = object()
+    grows: list[object] = []
+    steady: list[object] = [shared]
+    globals().update(_GROWS=grows, _STEADY=steady)
+    try:
+
+        def run_once() -> None:
+            grows.append(shared)
+            steady[0] = shared
+
+        found = explain.gaining_every_run(run_once, lambda: None, 3)
+    finally:
+        del globals()["_GROWS"], globals()["_STEADY"]
+    assert [h["path"] for h in found] == [f"module {__name__} . _GROWS (list)"]
+    assert found[0]["growth_per_run"] == 1
