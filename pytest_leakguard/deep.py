@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import tracemalloc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,11 +34,12 @@ import pytest
 from .attribution import Observer
 from .config import Settings
 from .control import growth_without_tracing, needs_control, tracemalloc_own
-from .explain import Explainer, gaining_every_run, graph_name, holder_size
+from .explain import FRAMES, Explainer, gaining_every_run, graph_name, grown_sites, holder_size
 from .native import NativeExplainer, rss_only
 from .probes import Probe
 from .settle import settle
 from .suppress import MEMORY_PROBES, Attribution, Suppressions, judge
+from .tracing import Tracing
 from .verdict import CLEAN, GROWING, LEAK, Decision, Verdict, is_quiet
 
 EXPLAIN_RUNS = 3
@@ -176,9 +178,10 @@ def explain_leak(
     # for an open file or a thread, which no container's length stands for.
     grouped = observer is None and _python_heap_only(decision)
     causes = root_causes(item.session) if grouped else None
-    known = causes.confirm(run_once) if causes is not None else None
-    if known is not None:
-        return known
+    if causes is not None:
+        known = causes.confirm(run_once, str(item.config.rootpath))
+        if known is not None:
+            return known
     explanation = _explain(item, run_once, settings, decision, observer)
     resources = _explain_resources(probes, decision)
     if resources:
@@ -264,8 +267,9 @@ class RootCauses:
     """The root causes of the leaks explained in this session: a holder and an allocation site.
 
     The first leak of a root cause is explained in full; a later leak whose runs make
-    a known root cause's holder grow is confirmed by that holder's length alone (no
-    heap walk, no snapshot) and reported in its group.  Kept per process: under xdist
+    a known root cause's holder grow, with allocations at its site, is confirmed by that
+    holder's length and two small snapshots (no heap walk) and reported in its group.
+    Kept per process: under xdist
     each worker explains a root cause once, and the id (a digest of the holder and the
     site) is the same on every worker, so that the reports group them all the same.
     """
@@ -287,26 +291,34 @@ class RootCauses:
         )
         explanation["root_cause"] = dict(group)
 
-    def confirm(self, run_once: RunOnce) -> Findings | None:
-        """The findings of a leak whose holder is a known root cause's: that holder grew in
-        each of :data:`ROOT_CAUSE_RUNS` more runs.  ``None``: no known root cause grew."""
+    def confirm(self, run_once: RunOnce, rootdir: str) -> Findings | None:
+        """The findings of a leak of a known root cause: over :data:`ROOT_CAUSE_RUNS` more
+        runs, its holder grew in each run and its allocation site grew.  ``None``: none did.
+
+        Cheap: the holders' lengths are looked up by path (no heap walk), and the sites
+        come from two snapshots of what was allocated since tracing restarted.
+        """
         if not self.groups:
             return None
         groups = list(self.groups.values())[-MAX_ROOT_CAUSES:]
         first = [_length(group) for group in groups]
         last = list(first)
-        for _ in range(ROOT_CAUSE_RUNS):
-            if run_once() is not None:
-                return None
-            settle()
-            for index, group in enumerate(groups):
-                now, before = _length(group), last[index]
-                grew = now is not None and before is not None and now > before
-                last[index] = now if grew else None
-        settle()
+        with Tracing(FRAMES):
+            before = tracemalloc.take_snapshot()
+            for _ in range(ROOT_CAUSE_RUNS):
+                if run_once() is not None:
+                    return None
+                settle()
+                for index, group in enumerate(groups):
+                    now, previous = _length(group), last[index]
+                    grew = now is not None and previous is not None and now > previous
+                    last[index] = now if grew else None
+            after = tracemalloc.take_snapshot()
+        sites = grown_sites(before, after, rootdir)
+        del before, after
         for index, group in enumerate(groups):
             end, start = last[index], first[index]
-            if end is not None and start is not None:
+            if end is not None and start is not None and (group["site"] or "") in sites | {""}:
                 return _in_group(group, (end - start) / ROOT_CAUSE_RUNS)
         return None
 

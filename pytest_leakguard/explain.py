@@ -185,6 +185,13 @@ class Explainer:
         return result
 
 
+def grown_sites(
+    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, rootdir: str
+) -> set[str]:
+    """``"file:line"`` of the allocation sites (as :func:`_sites` finds them) that grew."""
+    return {f"{site['file']}:{site['line']}" for site in _sites(before, after, rootdir, 1)}
+
+
 def _sites(
     before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, rootdir: str, runs: int
 ) -> list[dict[str, Any]]:
