@@ -1,14 +1,15 @@
 """Observe a few more runs of a leaking test and measure the growth suppressions match.
 
-Between :meth:`Observer.before` and :meth:`Observer.finish` the caller runs the
-test again.  The observer compares two ``tracemalloc`` snapshots (deep
-tracebacks) by traceback, and looks at the allocation traceback of each new
-object the garbage collector tracks, and sums the growth that ``site:`` and
-``type:`` suppressions match (:mod:`pytest_leakguard.suppress` compares it with
-the growth the probes measured).  Only the matched part is measured here: the
-total of a snapshot diff is not the test's growth, since tracing restarted
-shortly before and the frees of older, untraced blocks are not seen.  Its own
-allocations, which have a frame in this module, are left out.
+Between :meth:`Observer.before` and :meth:`Observer.after` the driver
+(:mod:`pytest_leakguard.deep`) runs the test again.  The observer compares two
+``tracemalloc`` snapshots (deep tracebacks) by traceback, and looks at the
+allocation traceback of each new object the garbage collector tracks, and sums
+the growth that ``site:`` and ``type:`` suppressions match
+(:mod:`pytest_leakguard.suppress` compares it with the growth the probes
+measured).  Only the matched part is measured here: the total of a snapshot
+diff is not the test's growth, since tracing restarted shortly before and the
+frees of older, untraced blocks are not seen.  Its own allocations, which have
+a frame in this module, are left out.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import gc
 import os
 import sys
 import tracemalloc
+from collections.abc import Callable
 from typing import Any
 
 from .suppress import MEMORY_PROBES, Attribution, Suppressions, frame_names
+from .tracing import Tracing
 
 FRAMES = 25
 _DEPTH = 3
@@ -30,49 +33,54 @@ runner drives the test's runs, so its frames are in the test's tracebacks too)."
 
 
 class Observer:
-    """Growth matched by suppressions over the runs between :meth:`before` and :meth:`finish`."""
+    """Growth matched by suppressions over the runs between :meth:`before` and :meth:`after`.
+
+    A :class:`~pytest_leakguard.deep.DeepProbe` that starts after the first run:
+    when tracing restarted, in that run what each run replaces (freed untraced,
+    allocated traced) would look like growth.
+    """
+
+    delay = 1
 
     def __init__(self, suppressions: Suppressions, rootdir: str) -> None:
         self.suppressions = suppressions
         self.rootdir = rootdir
-        self._restarted = False
-        self._frames = 0
+        self._tracing: Tracing | None = None
         self._snapshot: tracemalloc.Snapshot | None = None
         self._ids: set[int] = set()
         self._names: dict[str, str | None] = {}
         self.result: Attribution | None = None
-        """What :meth:`finish` found."""
+        """What :meth:`after` found."""
 
-    def before(self) -> None:
+    def before(self, absorb: Callable[[], object] | None = None) -> bool:
         """Trace deep (unless the caller already does) and record the state."""
-        self._frames = tracemalloc.get_traceback_limit() if tracemalloc.is_tracing() else 0
-        if self._frames < FRAMES:
-            tracemalloc.stop()
-            tracemalloc.start(FRAMES)
-            self._restarted = True
+        self._tracing = Tracing(FRAMES)
         self._snapshot = tracemalloc.take_snapshot()
         # After the snapshot, and after a collection has untracked the tuples of
         # atoms it made: its objects are then neither new nor gone later.
         gc.collect()
         self._ids = {id(obj) for obj in gc.get_objects()}
+        return True
 
-    def finish(self, runs: int) -> None:
+    def after(self, runs: int, complete: bool = True) -> None:
         """Compare with :meth:`before` after ``runs`` more runs (the caller settled).
 
-        The result goes to :attr:`result`; with no run (a run failed) there is none,
-        but tracing is restored all the same.
+        The result goes to :attr:`result`; when a run failed (not ``complete``) there
+        is none, but tracing is restored all the same.
         """
         assert self._snapshot is not None, "before() was not called"
         try:
-            if runs > 0:
+            if runs > 0 and complete:
                 self.result = self._attribute(runs)
         finally:
-            self._snapshot = None
-            self._ids = set()
-            if self._restarted:
-                tracemalloc.stop()
-                if self._frames:
-                    tracemalloc.start(self._frames)
+            self.abort()
+
+    def abort(self) -> None:
+        """Forget the state and restore tracing (after an interruption, or when done)."""
+        self._snapshot = None
+        self._ids = set()
+        if self._tracing is not None:
+            self._tracing.restore()
 
     def _site(self, traceback: Any) -> str | None:
         for frame in traceback:

@@ -16,6 +16,7 @@ from array import array
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .tracing import Tracing
 from .verdict import FLAT, GROWING, ProbeTrend, assess
 
 COUNT_PROBES = ("blocks", "objects")
@@ -47,19 +48,16 @@ def growth_without_tracing(
     the same number of frames.
     """
     counters = [p for p in probes if p.name in COUNT_PROBES]
-    frames = tracemalloc.get_traceback_limit()
     # Preallocated: storing a sample must allocate nothing that stays alive.
     windows = {p.name: array("q", bytes(8 * (1 + runs))) for p in counters}
-    tracemalloc.stop()
-    try:
+    with Tracing() as tracing:
+        tracing.pause()
         for index in range(1 + runs):
             if run_once() is not None:
                 return None
             settle()
             for probe in counters:
                 windows[probe.name][index] = probe.sample()
-    finally:
-        tracemalloc.start(frames)
     return [
         assess(name, window.tolist(), thresholds.get(name) or 0.0, "count")
         for name, window in windows.items()

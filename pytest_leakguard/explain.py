@@ -31,20 +31,15 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .frames import is_user_frame, machinery, short, source
 from .settle import thawed
+from .tracing import Tracing
 
 FRAMES = 25
 MAX_SITES = 10
 MAX_TYPES = 10
 MAX_HOLDERS = 5
 _HOLDER_DEPTH = 5
-_SKIP = (
-    f"{os.sep}_pytest{os.sep}",
-    f"{os.sep}pluggy{os.sep}",
-    f"{os.sep}pytest_leakguard{os.sep}",
-    "tracemalloc.py",
-    "<frozen importlib",
-)
 _LEAVES = (
     str,
     bytes,
@@ -65,17 +60,20 @@ class Explainer:
     The runs happen in the caller, between :meth:`before` and :meth:`after`, so
     that the test's allocations never have a frame in this module, and this
     module's own allocations (the observations) can be told apart by theirs.
+    A :class:`~pytest_leakguard.deep.DeepProbe`.
     """
+
+    delay = 0
+    """Runs made before :meth:`before` (see :class:`~pytest_leakguard.deep.DeepProbe`)."""
 
     def __init__(self, rootdir: str, graph: str | None = None) -> None:
         self.rootdir = rootdir
         self.graph = graph
         """Where to write the back-reference graph, without extension (``None``: nowhere)."""
-        self.frames = tracemalloc.get_traceback_limit() if tracemalloc.is_tracing() else 0
         self.notes: list[str] = []
         self.started = time.perf_counter()
         self.cpu_started = time.process_time()
-        self._restarted = False
+        self._tracing: Tracing | None = None
         self._absorbed = 0
         self._snapshot: tracemalloc.Snapshot | None = None
         self._types: collections.Counter[str] = collections.Counter()
@@ -84,8 +82,8 @@ class Explainer:
         self._heap: dict[int, None] | None = None
         """Ids of the objects in pympler's list at :meth:`before` (``None``: no pympler)."""
 
-    def before(self, absorb: Callable[[], object] | None = None) -> None:
-        """Start deep tracing and record the state after settling.
+    def before(self, absorb: Callable[[], object] | None = None) -> bool:
+        """Start deep tracing and record the state after settling (True: runs wanted).
 
         ``absorb`` (one more run of the test, settled) is called twice when tracing
         restarts: before the walks, so that they see what a run of the explanation
@@ -97,12 +95,12 @@ class Explainer:
         # Imported now, not between the observations: imports fill sys.modules and caches.
         _optional("objgraph")
         _optional("pympler.muppy")
-        restart = self.frames < FRAMES
+        self._tracing = tracing = Tracing()
+        restart = tracing.saved < FRAMES
         if restart:
             # Walked untraced: traced with 25 frames, each of the walks' many short-lived
             # allocations records a traceback (seconds on a heap of a million objects).
-            tracemalloc.stop()
-            self._restarted = True
+            tracing.pause()
             if absorb is not None:
                 # The walks see what a run of the explanation leaves (its log records, its
                 # last result), as the walks after the runs do, not what the check's runs left.
@@ -115,11 +113,12 @@ class Explainer:
         # here on is left out of it.
         self._heap = _heap_ids()
         if restart:
-            tracemalloc.start(FRAMES)
+            tracing.deepen(FRAMES)
             if absorb is not None:
                 absorb()
                 self._absorbed = 1  # a run the walks saw but the snapshot did not
         self._snapshot = tracemalloc.take_snapshot()
+        return True
 
     def abort(self) -> None:
         """Stop deep tracing after runs that did not finish (an interruption)."""
@@ -127,14 +126,14 @@ class Explainer:
         self._restore_tracing()
 
     def _restore_tracing(self) -> None:
-        if self._restarted:
-            tracemalloc.stop()
-            if self.frames:
-                tracemalloc.start(self.frames)
-            self._restarted = False
+        if self._tracing is not None:
+            self._tracing.restore()
 
-    def after(self, runs: int) -> dict[str, Any]:
-        """Compare with :meth:`before` after ``runs`` more runs (settled); JSON-able result."""
+    def after(self, runs: int, complete: bool = True) -> dict[str, Any]:
+        """Compare with :meth:`before` after ``runs`` more runs (settled); JSON-able result.
+
+        ``complete``: whether every run the driver planned passed (the result holds either way).
+        """
         assert self._snapshot is not None, "before() was not called"
         # Count and walk first: the steps below fill caches (linecache) that would count.
         types_after = _type_counts()
@@ -186,24 +185,11 @@ class Explainer:
         return result
 
 
-def _machinery(filename: str) -> bool:
-    """A frame of pytest, pluggy, this plugin, or the script that started the process.
-
-    The launcher (``venv/bin/pytest``) is named as started: a relative path is neither
-    under ``sys.prefix`` nor in ``site-packages``, so it is recognised as ``__main__``.
-    """
-    if any(part in filename for part in _SKIP):
-        return True
-    return filename == getattr(sys.modules.get("__main__"), "__file__", None)
-
-
-def _is_user_frame(filename: str, rootdir: str) -> bool:
-    if filename.startswith("<") or _machinery(filename):
-        return False
-    filename = os.path.normpath(filename)  # "/venv/bin/../lib/..." is under sys.prefix
-    if "site-packages" in filename or filename.startswith(sys.prefix):
-        return False
-    return filename.startswith(rootdir) or not filename.startswith(sys.base_prefix)
+def grown_sites(
+    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, rootdir: str
+) -> set[str]:
+    """``"file:line"`` of the allocation sites (as :func:`_sites` finds them) that grew."""
+    return {f"{site['file']}:{site['line']}" for site in _sites(before, after, rootdir, 1)}
 
 
 def _sites(
@@ -213,11 +199,11 @@ def _sites(
     for stat in after.compare_to(before, "traceback"):
         if stat.size_diff <= 0:
             continue
-        frames = [f for f in stat.traceback if not _machinery(f.filename)]
+        frames = [f for f in stat.traceback if not machinery(f.filename)]
         if not frames:
             continue
         # tracemalloc lists the oldest frame first: the site is the innermost user frame.
-        user = [f for f in frames if _is_user_frame(f.filename, rootdir)]
+        user = [f for f in frames if is_user_frame(f.filename, rootdir)]
         if not user:
             continue  # pytest's own machinery, seen through contextlib and the like
         site = user[-1]
@@ -225,18 +211,18 @@ def _sites(
         entry = grouped.setdefault(
             key,
             {
-                "file": _short(site.filename, rootdir),
+                "file": short(site.filename, rootdir),
                 "line": site.lineno,
-                "code": _source(site.filename, site.lineno),
+                "code": source(site.filename, site.lineno),
                 "size_per_run": 0.0,
                 "count_per_run": 0.0,
                 "traceback": [
-                    f"{_short(f.filename, rootdir)}:{f.lineno}: {_source(f.filename, f.lineno)}"
+                    f"{short(f.filename, rootdir)}:{f.lineno}: {source(f.filename, f.lineno)}"
                     for f in frames
                 ],
                 "called_from": list(
                     dict.fromkeys(
-                        f"{_short(f.filename, rootdir)}:{f.lineno}: {_source(f.filename, f.lineno)}"
+                        f"{short(f.filename, rootdir)}:{f.lineno}: {source(f.filename, f.lineno)}"
                         for f in user[:-1]
                         if (f.filename, f.lineno) != key
                     )
@@ -247,22 +233,6 @@ def _sites(
         entry["count_per_run"] += stat.count_diff / runs
     ordered = sorted(grouped.values(), key=lambda e: -float(e["size_per_run"]))
     return ordered[:MAX_SITES]
-
-
-def _short(filename: str, rootdir: str) -> str:
-    if filename.startswith(rootdir + os.sep):
-        return filename[len(rootdir) + 1 :]
-    for marker in ("site-packages" + os.sep, "lib" + os.sep + "python"):
-        index = filename.find(marker)
-        if index >= 0:
-            return filename[index + len(marker) :].split(os.sep, 1)[-1]
-    return filename
-
-
-def _source(filename: str, lineno: int) -> str:
-    import linecache
-
-    return linecache.getline(filename, lineno).strip()
 
 
 _OPTIONAL: dict[str, Any] = {}
@@ -314,6 +284,71 @@ def _size(obj: Any) -> int | None:
         currsize: int = obj.cache_info().currsize
         return currsize
     return None
+
+
+def _bound(obj: Any) -> int | None:
+    """The most entries ``obj`` keeps, when it is bounded by construction (``None``: no bound).
+
+    An ``lru_cache`` with a ``maxsize`` evicts its oldest entry, a ``deque`` with a
+    ``maxlen`` its first: neither grows past it.
+    """
+    if isinstance(obj, collections.deque):
+        return obj.maxlen
+    if type(obj).__name__ == "_lru_cache_wrapper":
+        maxsize: int | None = obj.cache_info().maxsize
+        return maxsize
+    return None
+
+
+def holder_size(path: str) -> tuple[int, int | None] | None:
+    """The entries now in the holder at ``path`` and its bound (``None``: it is gone)."""
+    obj = _find(path)
+    size = _size(obj) if obj is not None else None
+    return None if size is None else (size, _bound(obj))
+
+
+def gaining_every_run(
+    run_once: Callable[[], object], settle: Callable[[], None], runs: int
+) -> list[dict[str, Any]]:
+    """Containers reachable from a module global that gain entries in each of ``runs`` runs.
+
+    Cheap enough for a test that was judged clean: the heap is walked twice (before
+    and after the first run); the few containers that grew are then looked up by
+    their path after each further run.  A container with a bound (an ``lru_cache``'s
+    ``maxsize``, a ``deque``'s ``maxlen``) is left out: it cannot grow for ever.
+    ``run_once`` returns ``None`` when the run passed; a run that did not ends the
+    check with nothing found.
+    """
+    sizes, paths = _holder_sizes()
+    if run_once() is not None:
+        return []
+    settle()
+    after, paths_after = _holder_sizes()
+    grown = {
+        path: (sizes[key], size)
+        for key, size in after.items()
+        if paths.get(key) == (path := paths_after[key]) and size > sizes[key]
+    }
+    del sizes, paths, after, paths_after
+    for _ in range(runs - 1):
+        if not grown:
+            return []
+        if run_once() is not None:
+            return []
+        settle()
+        for path, (first, last) in list(grown.items()):
+            now = holder_size(path)
+            if now is None or now[0] <= last:
+                del grown[path]
+            else:
+                grown[path] = (first, now[0])
+    found: list[dict[str, Any]] = [
+        {"path": path, "growth_per_run": (last - first) / runs, "example": _example(_find(path))}
+        for path, (first, last) in grown.items()
+        if (now := holder_size(path)) is not None and now[1] is None
+    ]
+    found.sort(key=lambda h: -float(h["growth_per_run"]))
+    return found[:MAX_HOLDERS]
 
 
 def _children(obj: Any) -> Iterator[tuple[str, Any]]:
@@ -422,7 +457,12 @@ def _growing_holders(
     holders.sort(key=lambda h: -float(h["growth_per_run"]))
     del holders[MAX_HOLDERS:]
     for holder in holders:
-        holder["example"] = _example(_find(holder["path"]))
+        container = _find(holder["path"])
+        holder["example"] = _example(container)
+        bound = _bound(container) if container is not None else None
+        if bound is not None:
+            holder["size"] = _size(container)
+            holder["bound"] = bound
     return holders
 
 

@@ -21,8 +21,10 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+from .frames import is_user_frame, short, source
 
 INSTALL = "pip install pytest-leakguard[memray]"
 NOT_INSTALLED = "memray is not installed"
@@ -96,9 +98,11 @@ def rss_only(trends: Iterable[Any]) -> bool:
 class NativeExplainer:
     """memray tracking around a few more runs of a leaking test.
 
-    As :class:`~pytest_leakguard.explain.Explainer`: the runs happen in the
-    caller, between :meth:`before` and :meth:`after`.
+    A :class:`~pytest_leakguard.deep.DeepProbe`: the runs happen in the driver,
+    between :meth:`before` and :meth:`after`.
     """
+
+    delay = 0
 
     def __init__(self, rootdir: str, heap_grows: bool = False) -> None:
         self.rootdir = rootdir
@@ -110,8 +114,8 @@ class NativeExplainer:
         self._directory: str | None = None
         self._tracker: Any = None
 
-    def before(self) -> bool:
-        """Start tracking; ``False`` (with a note) when memray cannot."""
+    def before(self, absorb: Callable[[], object] | None = None) -> bool:
+        """Start tracking; ``False`` (with a note, and no runs) when memray cannot."""
         reason = unavailable()
         if reason is not None:
             hint = (
@@ -142,8 +146,9 @@ class NativeExplainer:
         self._tracker = tracker
         return True
 
-    def after(self, runs: int) -> dict[str, Any]:
-        """Stop tracking and read what the runs left allocated; JSON-able result."""
+    def after(self, runs: int, complete: bool = True) -> dict[str, Any]:
+        """Stop tracking and read what the runs left allocated; JSON-able result
+        (under ``native`` in the explanation)."""
         result: dict[str, Any] = {"runs": runs, "sites": [], "notes": self.notes}
         if self._tracker is None:
             return result
@@ -206,14 +211,12 @@ def native_sites(
     times than there were runs is a one-time cache, not a leak.  A native thread's
     allocation has no Python stack at all and is kept.
     """
-    from .explain import _is_user_frame, _short
-
     grouped: dict[tuple[Frame, Frame | None], dict[str, Any]] = {}
     for size, count, python, native in records:
         own = [f for f in native if not _is_system_frame(f)]
         if not own:
             continue
-        user = [f for f in python if _is_user_frame(f[1], rootdir)]
+        user = [f for f in python if is_user_frame(f[1], rootdir)]
         if python and not user:
             continue  # allocated under pytest's machinery, not the test's code
         caller = user[0] if user else None
@@ -221,7 +224,7 @@ def native_sites(
             (own[0], caller),
             {
                 "function": own[0][0],
-                "file": _short(own[0][1], rootdir) if own[0][1] != "<unknown>" else None,
+                "file": short(own[0][1], rootdir) if own[0][1] != "<unknown>" else None,
                 "line": own[0][2] or None,
                 "python": _describe(caller, rootdir) if caller else None,
                 "size_per_run": 0.0,
@@ -251,13 +254,11 @@ def _is_system_frame(frame: Frame) -> bool:
 
 
 def _describe(frame: Frame, rootdir: str) -> str:
-    from .explain import _short, _source
-
     function, filename, line = frame
     if filename in ("<unknown>", ""):
         return function
-    text = f"{_short(filename, rootdir)}:{line} in {function}"
-    code = _source(filename, line) if filename.endswith(".py") else ""
+    text = f"{short(filename, rootdir)}:{line} in {function}"
+    code = source(filename, line) if filename.endswith(".py") else ""
     return f"{text}: {code}" if code else text
 
 

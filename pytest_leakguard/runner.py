@@ -9,37 +9,30 @@ the final teardown, which uses the real next item.
 
 from __future__ import annotations
 
-import collections
 import functools
 import traceback
 import warnings
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
 import pytest
 
 from . import compat
-from .attribution import Observer
 from .compat import call_and_report, forget_request
 from .config import RSS_FLOOR, Settings
-from .control import growth_without_tracing, needs_control, tracemalloc_own
-from .explain import Explainer, graph_name
+from .deep import Findings, explain_leak, held_growth, rose_only
 from .held import held_reports
-from .native import NativeExplainer, rss_only
 from .probes import Probe, ProbeFactory
 from .probes.memory import measuring, note_test_call, other_threads_doubt
 from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun, function_scope_end
-from .result import Explanation
 from .settle import Freezer, settle
-from .suppress import Attribution, Suppressions, judge
 from .verdict import (
     CLEAN,
     CONTINUE,
     ERROR,
-    GROWING,
     INCONCLUSIVE,
     LEAK,
     MIN_MOVING_RUNS,
@@ -52,9 +45,6 @@ from .verdict import (
 
 FLOORS = {"rss": float(RSS_FLOOR)}
 """Resolution of probes whose small moves are noise (see :data:`config.RSS_FLOOR`)."""
-
-EXPLAIN_RUNS = 3
-"""Extra runs of a leaking test between the two observations of the deep probes."""
 
 
 @dataclass
@@ -307,9 +297,7 @@ class Measurement:
         self.recorded: list[warnings.WarningMessage] = []
         self.failure: Verdict | None = None
         self.decision: Decision | None = None
-        self.explanation: dict[str, Any] | None = None
-        self.observer: Observer | None = None
-        self.own = False
+        self.findings: Findings | None = None
 
     def run(self) -> Verdict:
         """Start the probes, run and sample the test until decided, explain a leak."""
@@ -325,6 +313,7 @@ class Measurement:
                 self._first_judging()
                 self._sample()
                 self._run_until_decided()
+                self._check_holders()
                 self._explain_leak()
         finally:
             _stop(self.started)
@@ -397,23 +386,22 @@ class Measurement:
             self.series.windows(settings.warmup), self.thresholds, FLOORS
         )
 
-    def _explain_leak(self) -> None:
-        """For a leak: the tracing control, then the explanation and the observer."""
+    def _check_holders(self) -> None:
+        """For a clean test whose window rose (and never fell): does a container gain
+        entries every run?  (See deep.py: quiet tests do not pay for it.)"""
         decision = self.decision
-        if decision is None or decision.status != LEAK:
+        if decision is None or decision.status != CLEAN:
             return
-        settings = self.settings
-        self.own = _tracemalloc_own(
-            decision, self._run_once, self.probes, self.thresholds, settings.runs
-        )
-        if self.own:
-            return
-        self.observer = _observer(self.item, settings)
-        explanation = _explain(self.item, self._run_once, settings, decision, self.observer)
-        resources = _explain_resources(self.probes, decision)
-        if resources:
-            explanation = {**(explanation or {}), "resources": resources}
-        self.explanation = explanation
+        if rose_only(self.series.windows(self.settings.warmup), self.thresholds, FLOORS):
+            self.findings = held_growth(self._run_once)
+
+    def _explain_leak(self) -> None:
+        """For a leak: the tracing control, then the deep probes (see deep.py)."""
+        decision = self.decision
+        if decision is not None and decision.status == LEAK:
+            self.findings = explain_leak(
+                self.item, self._run_once, self.settings, decision, self.probes, self.thresholds
+            )
 
     def _verdict(self) -> Verdict:
         samples = self.series.as_lists()
@@ -431,16 +419,13 @@ class Measurement:
             warmup=settings.warmup,
             trends=self.decision.trends,
             samples=samples,
-            explanation=self.explanation,
+            explanation=self.findings.explanation if self.findings else None,
         )
         doubt = other_threads_doubt(self.probes, samples, settings.warmup)
         if verdict.status == CLEAN and doubt:
             verdict.status, verdict.reason = INCONCLUSIVE, doubt
-        if self.own:
-            verdict.status = CLEAN
-            verdict.reason = TRACEMALLOC_OWN
-        elif self.observer is not None and self.observer.result is not None:
-            _suppress(verdict, self.observer.result)
+        if self.findings is not None:
+            self.findings.apply(verdict)
         return verdict
 
 
@@ -454,172 +439,6 @@ def _stop(started: Sequence[Probe]) -> None:
             failed = failed or exc
     if failed is not None:
         raise failed
-
-
-TRACEMALLOC_OWN = (
-    "the growth is tracemalloc's own: it keeps the file name of every code object that"
-    " allocated while traced, and this test compiles code under a new name each run;"
-    " with tracing off it does not grow"
-)
-
-
-def _tracemalloc_own(
-    decision: Decision,
-    run_once: Callable[[], Verdict | None],
-    probes: Sequence[Probe],
-    thresholds: Mapping[str, float | None],
-    runs: int,
-) -> bool:
-    """Whether a leak's growth vanishes with tracing off (see control.py)."""
-    offending = [t for t in decision.trends if t.decisive and t.trend == GROWING]
-    if not needs_control(offending):
-        return False
-    trends = growth_without_tracing(run_once, settle, probes, thresholds, runs)
-    return trends is not None and tracemalloc_own(trends)
-
-
-def _explain(
-    item: pytest.Item,
-    run_once: Callable[[], Verdict | None],
-    settings: Settings,
-    decision: Decision,
-    observer: Observer | None = None,
-) -> dict[str, Any] | None:
-    """Run the deep probes over a few more runs; their failure never fails pytest.
-
-    The suppressions' observer watches the same runs.  Native frames (memray)
-    over a few more runs still: when asked for, or when RSS grows and the
-    Python heap does not.
-    """
-    explanation: dict[str, Any] | None = None
-    if settings.explain or observer is not None:
-        explanation = _deep(item, run_once, settings, observer)
-    native_only = rss_only(decision.trends)
-    if settings.native or (settings.explain and native_only):
-        tracker = NativeExplainer(str(item.config.rootpath), heap_grows=not native_only)
-        native = _observe(tracker, run_once)
-        explanation = {**(explanation or {}), "native": native}
-    return explanation
-
-
-def _deep(
-    item: pytest.Item,
-    run_once: Callable[[], Verdict | None],
-    settings: Settings,
-    observer: Observer | None,
-) -> dict[str, Any] | None:
-    """The Python deep probes (with ``explain``) and the observer (with suppressions)."""
-    explainer = None
-    if settings.explain:
-        graph = None
-        if settings.graph_dir is not None:
-            directory = item.config.invocation_params.dir / settings.graph_dir
-            graph = str(directory / graph_name(item.nodeid))
-        explainer = Explainer(str(item.config.rootpath), graph)
-    try:
-        settle()
-        try:
-            if explainer is not None:
-                explainer.before(absorb=lambda: _settled(run_once))
-            done = _observed_runs(run_once, observer)
-        except BaseException:
-            if explainer is not None:
-                explainer.abort()  # stop tracing: an interrupted session must not go on traced
-            raise
-        return explainer.after(done) if explainer is not None else None
-    except Exception as exc:  # an explanation is a bonus: report, never crash the run
-        return {"notes": [f"the deep probes failed: {type(exc).__name__}: {exc}"]}
-
-
-def _settled(run_once: Callable[[], Verdict | None]) -> None:
-    run_once()
-    settle()
-
-
-def _observed_runs(run_once: Callable[[], Verdict | None], observer: Observer | None) -> int:
-    """The explanation's runs, settled; all but the first observed for suppressions.
-
-    The observer starts after the first run: when tracing restarted, in that run
-    what each run replaces (freed untraced, allocated traced) would look like
-    growth.  It stops before the deep probes' ``after``: each then sees the
-    other's bookkeeping as older than its own ``before``.
-    """
-    done = 0
-    observing = False
-    try:
-        while done < EXPLAIN_RUNS and run_once() is None:
-            done += 1
-            if done == 1 and observer is not None:
-                settle()
-                observer.before()
-                observing = True
-        settle()
-    finally:
-        if observing:
-            assert observer is not None
-            observer.finish(done - 1 if done == EXPLAIN_RUNS else 0)
-    return done
-
-
-def _observe(explainer: NativeExplainer, run_once: Callable[[], Verdict | None]) -> Any:
-    """``before``, up to :data:`EXPLAIN_RUNS` runs (none if ``before`` gave False), ``after``."""
-    try:
-        settle()
-        observing = explainer.before()
-        done = 0
-        try:
-            while observing is not False and done < EXPLAIN_RUNS and run_once() is None:
-                done += 1
-            settle()
-        except BaseException:
-            explainer.abort()  # stop tracing: an interrupted session must not go on traced
-            raise
-        return explainer.after(done)
-    except Exception as exc:  # an explanation is a bonus: report, never crash the run
-        return {"notes": [f"the deep probes failed: {type(exc).__name__}: {exc}"]}
-
-
-def _observer(item: pytest.Item, settings: Settings) -> Observer | None:
-    """An observer of the explanation's runs, when ``site:``/``type:`` suppressions apply."""
-    suppressions = Suppressions.from_items(settings.ignore)
-    return Observer(suppressions, str(item.config.rootpath)) if suppressions else None
-
-
-def _suppress(verdict: Verdict, attribution: Attribution) -> None:
-    """Clear a leak whose growth suppressions explain, or say how far they went."""
-    explained, lines = judge(attribution, verdict.offending)
-    matched = {
-        pattern: amounts
-        for pattern, amounts in attribution.by_pattern.items()
-        if amounts["bytes_per_run"] > 0 or amounts["objects_per_run"] > 0
-    }
-    if explained:
-        verdict.status = CLEAN
-        verdict.reason = "leak suppressed by " + ", ".join(matched)
-        verdict.suppressions = [{"pattern": p, **amounts} for p, amounts in matched.items()]
-    elif matched:
-        if verdict.explanation is None:
-            verdict.explanation = Explanation()
-        verdict.explanation.add_note(
-            "suppressions matched part of the growth only: "
-            + ", ".join(matched)
-            + "; "
-            + "; ".join(lines)
-        )
-
-
-def _explain_resources(probes: Sequence[Probe], decision: Decision) -> dict[str, list[str]]:
-    """What the growing probes that can explain themselves found (open files, threads...)."""
-    growing = {t.probe for t in decision.trends if t.decisive and t.trend == GROWING}
-    found: dict[str, list[str]] = {}
-    for probe in probes:
-        describe = getattr(probe, "explain", None)
-        if probe.name in growing and describe is not None:
-            counts = collections.Counter(describe())
-            found[probe.name] = [
-                f"{n} x {line}" if n > 1 else line for line, n in counts.most_common(10)
-            ]
-    return found
 
 
 def attach(

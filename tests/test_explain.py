@@ -386,7 +386,7 @@ def launcher(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> tuple[str, str]:
 def test_the_launcher_started_by_a_relative_path_is_not_a_user_frame(
     launcher: tuple[str, str],
 ) -> None:
-    from pytest_leakguard.explain import _is_user_frame
+    from pytest_leakguard.frames import is_user_frame as _is_user_frame
 
     rootdir, launcher_file = launcher
     assert not _is_user_frame(launcher_file, rootdir)

@@ -67,8 +67,32 @@ def summary_lines(
     colour = (
         "red" if counts[LEAK] or counts[ERROR] else "yellow" if counts[INCONCLUSIVE] else "green"
     )
+    lines.extend((line, {}) for line in root_cause_lines(results, shown))
     lines.append((total, {colour: True, "bold": True}))
     lines.extend((line, {}) for line in suppressions_used(used))
+    return lines
+
+
+def root_cause_lines(
+    results: Sequence[Mapping[str, Any]], shown: Callable[[str], str] = str
+) -> list[str]:
+    """One block per root cause that several leaks share: its holder and site, its tests."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for data in results:
+        cause = (data.get("explanation") or {}).get("root_cause")
+        if data["verdict"] == LEAK and cause:
+            groups.setdefault(cause["id"], []).append(data)
+    lines = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        cause = members[0]["explanation"]["root_cause"]
+        where = f", allocated at {cause['site']}" if cause.get("site") else ""
+        head = f"{len(members)} leaks, one root cause ({cause['id']}): {cause['holder']}"
+        lines.append(head + where)
+        for data in members:
+            explained = " (explained)" if "sites" in data["explanation"] else ""
+            lines.append(f"  {shown(data['nodeid'])}{explained}")
     return lines
 
 
