@@ -966,30 +966,45 @@ def _allocation_sites(explanation: Mapping[str, Any]) -> str:
 
 
 def _growing_types(explanation: Mapping[str, Any]) -> str:
-    types_ = _items(explanation.get("types"))
-    if not types_:
-        return ""
-    rows = (
-        f'<tr><td class="mono">{esc(t.get("type", "?"))}</td>'
-        f'<td class="num">+{esc(_amount(t.get("count_per_run"), "count"))}</td></tr>'
-        for t in types_
-    )
-    return "<h3>growing types</h3>" + _table(["type", _Num("objects per run")], rows)
+    columns = [("type", "type", _TEXT), ("objects per run", "count_per_run", "count")]
+    return _listing("growing types", _items(explanation.get("types")), columns)
 
 
 def _holders(explanation: Mapping[str, Any]) -> str:
-    holders = _items(explanation.get("holders"))
-    if not holders:
+    columns = [
+        ("container", "path", _TEXT),
+        ("entries per run", "growth_per_run", "count"),
+        ("example", "example", _NOTE),
+    ]
+    heading = "who keeps it alive (containers growing per run)"
+    return _listing(heading, _items(explanation.get("holders")), columns)
+
+
+_TEXT, _NOTE = "text", "note"
+"""The kinds of :func:`_listing`'s text columns: a missing value is ``?``, or nothing."""
+
+
+def _listing(
+    heading: str, items: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str, str]]
+) -> str:
+    """A heading over a table of ``items`` (nothing if none), a column per ``(header, key,
+    kind)``: kind :data:`_TEXT` or :data:`_NOTE`, or a unit for a growth per run."""
+    if not items:
         return ""
+    headers = [header if kind in (_TEXT, _NOTE) else _Num(header) for header, _, kind in columns]
     rows = (
-        f'<tr><td class="mono">{esc(h.get("path", "?"))}</td>'
-        f'<td class="num">+{esc(_amount(h.get("growth_per_run"), "count"))}</td>'
-        f'<td class="mono">{esc(h.get("example") or "")}</td></tr>'
-        for h in holders
+        "<tr>" + "".join(_cell(item, key, kind) for _, key, kind in columns) + "</tr>"
+        for item in items
     )
-    return "<h3>who keeps it alive (containers growing per run)</h3>" + _table(
-        ["container", _Num("entries per run"), "example"], rows
-    )
+    return f"<h3>{heading}</h3>" + _table(headers, rows)
+
+
+def _cell(item: Mapping[str, Any], key: str, kind: str) -> str:
+    if kind == _TEXT:
+        return f'<td class="mono">{esc(item.get(key, "?"))}</td>'
+    if kind == _NOTE:
+        return f'<td class="mono">{esc(item.get(key) or "")}</td>'
+    return f'<td class="num">+{esc(_amount(item.get(key), kind))}</td>'
 
 
 def _chain(explanation: Mapping[str, Any]) -> str:
@@ -999,17 +1014,12 @@ def _chain(explanation: Mapping[str, Any]) -> str:
 
 
 def _sizes(explanation: Mapping[str, Any]) -> str:
-    sizes = _items(explanation.get("sizes"))
-    if not sizes:
-        return ""
-    rows = (
-        f'<tr><td class="mono">{esc(t.get("type", "?"))}</td>'
-        f'<td class="num">+{esc(_amount(t.get("size_per_run"), "bytes"))}</td>'
-        f'<td class="num">+{esc(_amount(t.get("count_per_run"), "count"))}</td></tr>'
-        for t in sizes
-    )
-    headers = ["type", _Num("bytes per run"), _Num("objects per run")]
-    return "<h3>sizes by type (pympler)</h3>" + _table(headers, rows)
+    columns = [
+        ("type", "type", _TEXT),
+        ("bytes per run", "size_per_run", "bytes"),
+        ("objects per run", "count_per_run", "count"),
+    ]
+    return _listing("sizes by type (pympler)", _items(explanation.get("sizes")), columns)
 
 
 def _graph(explanation: Mapping[str, Any]) -> str:
