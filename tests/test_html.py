@@ -597,6 +597,42 @@ def test_a_passed_comparison() -> None:
     assert "Baseline comparison: passed" in page.text
 
 
+def caused(nodeid: str, growth: float, cause: str, explained: bool) -> dict[str, Any]:
+    root = {"id": cause, "holder": f"module m . {cause} (dict)", "site": "m.py:3", "first": "x"}
+    explanation: dict[str, Any] = {"runs": 2, "holders": [], "root_cause": root}
+    if explained:
+        explanation["sites"] = []
+    return leak(nodeid, growth, explanation=explanation)
+
+
+def test_leaks_sharing_a_root_cause_are_one_group() -> None:
+    tests = [
+        caused("t.py::test_a", 300.0, "c1", explained=True),
+        caused("t.py::test_b", 200.0, "c1", explained=False),
+        caused("t.py::test_c", 100.0, "c1", explained=False),
+        caused("t.py::test_alone", 50.0, HOSTILE, explained=True),
+        leak("t.py::test_other", 10.0),
+        clean("t.py::test_clean"),
+    ]
+    text = html.render(payload(tests))
+    (section,) = re.findall(r'<section class="panel" id="causes">(.*?)</section>', text)
+    group = Page(section)
+    assert "Leaks by root cause: 3 leaks, 1 root causes" in group.text
+    assert "3 leaks, one root cause (c1): module m . c1 (dict), allocated at m.py:3" in group.text
+    anchors = {a["data-nodeid"]: a["id"] for a in Page(text).find("article", class_="test")}
+    links = [a["href"] for a in group.find("a")]
+    assert links == [f"#{anchors[f't.py::test_{n}']}" for n in "abc"]
+    assert "t.py::test_a (explained)" in group.text
+    assert "test_b (explained)" not in group.text
+    assert "test_alone" not in group.text  # a cause of one leak is not a group
+    assert "<script>alert" not in text
+
+
+def test_no_shared_root_cause_no_group_panel() -> None:
+    page = Page(html.render(payload(MIXED)))
+    assert not page.find("section", id="causes")
+
+
 # ---------------------------------------------------------------- large reports
 
 

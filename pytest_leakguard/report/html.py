@@ -202,6 +202,7 @@ def render(payload: Mapping[str, Any], *, page_size: int = PAGE_SIZE) -> str:
     comparison = payload.get("baseline")
     if isinstance(comparison, Mapping):
         parts.append(_baseline_panel(comparison, anchors))
+    parts.append(_root_causes(tests, anchors))
     parts.append(_files_panel(tests))
     parts.append(_test_list(tests, probe_order, page_size))
     parts.append(f"<script>{_static(_SCRIPT)}</script>")
@@ -581,6 +582,41 @@ def _brief(test: Mapping[str, Any], verdict: Verdict | None) -> str:
     if status in (ERROR, SKIPPED) or verdict is None:
         return str(test["reason"])
     return verdict.summary()
+
+
+def _root_causes(tests: Sequence[Mapping[str, Any]], anchors: Mapping[str, str]) -> str:
+    """The leaks that share a root cause (their explanation's ``root_cause``: one holder and
+    allocation site), a group per cause two or more share, each test linked to its section."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for test in tests:
+        cause = _mapping(test.get("explanation")).get("root_cause")
+        if test["verdict"] == LEAK and isinstance(cause, Mapping) and cause.get("id"):
+            groups.setdefault(str(cause["id"]), []).append(test)
+    shared = [members for members in groups.values() if len(members) > 1]
+    if not shared:
+        return ""
+    leaks = sum(len(members) for members in shared)
+    parts = [
+        '<section class="panel" id="causes">',
+        f"<h2>Leaks by root cause: {leaks} leaks, {len(shared)} root causes</h2>",
+    ]
+    for members in shared:
+        cause = members[0]["explanation"]["root_cause"]
+        site = cause.get("site")
+        where = f", allocated at <code>{esc(site)}</code>" if site else ""
+        items = "".join(
+            f"<li>{_node_link(test['nodeid'], anchors)}"
+            + (" (explained)" if "sites" in test["explanation"] else "")
+            + "</li>"
+            for test in members
+        )
+        parts.append(
+            f"<details open><summary>{len(members)} leaks, one root cause"
+            f" (<code>{esc(cause['id'])}</code>): <code>{esc(cause.get('holder', '?'))}</code>"
+            f"{where}</summary><ul>{items}</ul></details>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
 
 
 def _files_panel(tests: Sequence[Mapping[str, Any]]) -> str:
