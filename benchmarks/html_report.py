@@ -6,10 +6,10 @@ every ``--leak-every`` tests, the rest clean, ``--per-file`` tests per file) and
 
 * renders it with ``pytest_leakguard.report.html.render`` (the installed package, or the
   one in ``--source DIR``): the render's wall time, the page's size and its size per test;
-* opens it in headless Chromium (when ``chromium`` is on PATH and the page is at most
-  ``--max-open-mb``): the wall time of ``chromium --headless --dump-dom`` (it returns once
-  the page has loaded and its script has run) minus that of an empty page, best of
-  ``--reps``, and the peak RSS of the largest Chromium process.
+* opens it in headless Chromium (when ``chromium`` is on PATH, ``websocket-client`` is
+  installed and the page is at most ``--max-open-mb``), driven as the browser test does: the
+  time from navigating to the load event (the page parsed and its script run), best of
+  ``--reps`` fresh browsers, and the peak RSS of the largest Chromium process.
 
 ``--compact-clean`` writes the clean tests as the compact result entries do (``nodeid``,
 ``verdict``, ``runs``, ``warmup`` only: no samples, trends or growth).
@@ -46,16 +46,7 @@ def test_leak():
     KEPT.append(bytearray(10000))
 """
 
-CHROMIUM = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-extensions",
-    "--window-size=1280,1600",
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 
 def templates(directory: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -110,19 +101,22 @@ def render(payload: dict[str, Any], page: Path) -> float:
     return seconds
 
 
-def open_in_chromium(executable: str, page: Path, profile: Path) -> tuple[float, int]:
-    """Seconds for headless Chromium to load ``page`` and print its DOM; peak RSS (KiB)."""
-    shutil.rmtree(profile, ignore_errors=True)
-    start = time.perf_counter()
-    subprocess.run(
-        [executable, *CHROMIUM, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=True,
-        timeout=600,
-    )
-    seconds = time.perf_counter() - start
-    # The largest descendant waited for so far: the renderer of the largest page opened.
+def open_in_chromium(executable: str, page: Path, directory: Path) -> tuple[float, int]:
+    """Seconds from asking a fresh headless Chromium to open ``page`` to its load event (the
+    page parsed, its script run); the peak RSS (KiB) of the largest Chromium process so far."""
+    from test_html import Browser  # the browser test's DevTools driver
+
+    shutil.rmtree(directory / "profile", ignore_errors=True)
+    browser = Browser(executable, directory / "profile", directory / "chromium.log")
+    try:
+        browser.events.clear()
+        start = time.perf_counter()
+        browser.send("Page.navigate", url=page.as_uri())
+        browser.wait_for("Page.loadEventFired", timeout=900)
+        seconds = time.perf_counter() - start
+    finally:
+        browser.close()
+    # Chromium has waited for its renderers, and this process for Chromium.
     return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 
 
@@ -145,11 +139,6 @@ def main() -> None:
     directory = Path(tempfile.mkdtemp(prefix="leakguard-html-"))
     base, by_verdict = templates(directory)
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    empty = directory / "empty.html"
-    empty.write_text("<!DOCTYPE html><title>empty</title>")
-    if executable:
-        floor = min(open_in_chromium(executable, empty, directory / "p")[0] for _ in range(3))
-        print(f"chromium: an empty page takes {floor:.2f} s (subtracted below)")
     print(f"{'tests':>8} {'render s':>9} {'MB':>8} {'B/test':>7} {'open s':>7} {'peak RSS MB':>12}")
     for tests in args.tests:
         payload = report(
@@ -161,8 +150,8 @@ def main() -> None:
         opened = "-"
         peak = "-"
         if executable and size <= args.max_open_mb * 1e6:
-            runs = [open_in_chromium(executable, page, directory / "p") for _ in range(args.reps)]
-            opened = f"{min(s for s, _ in runs) - floor:.2f}"
+            runs = [open_in_chromium(executable, page, directory) for _ in range(args.reps)]
+            opened = f"{min(s for s, _ in runs):.2f}"
             peak = f"{max(r for _, r in runs) / 1024:.0f}"
         print(
             f"{tests:>8} {seconds:>9.2f} {size / 1e6:>8.1f} {size / tests:>7.0f}"
