@@ -9,7 +9,9 @@ image, so the file shows the same offline, from a CI artefact or a mail.
 Every string that comes from the tests (node ids, messages, source lines,
 reprs of objects) is escaped with :func:`html.escape` (``quote=True``), in
 text and in attributes alike.  No test data is embedded in the script: the
-filter reads ``data-nodeid`` and ``data-verdict`` attributes.
+filter reads ``data-nodeid`` and ``data-verdict`` attributes, and, past the first
+:data:`PAGE_SIZE` one-line tests, JSON in the text of a hidden element (``<``, ``>`` and
+``&`` escaped), which the script parses and shows with ``textContent``, never as markup.
 """
 
 from __future__ import annotations
@@ -219,7 +221,8 @@ def _tests(tests: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     detailed, lines = [], []
     for test in tests:
         if _text(_clean(test.get("verdict"), _DEPTH)) in _OPEN:
-            detailed.append(_normalise(_clean(test)))
+            # At the depth of a test in the report: {"tests": [test]}
+            detailed.append(_normalise(_clean(test, 2)))
         else:  # the bulk of a large report: only the few fields a line shows are read
             lines.append(_line(test))
     rank = {status: index for index, status in enumerate(VERDICTS)}
