@@ -9,7 +9,7 @@ every ``--leak-every`` tests, the rest clean, ``--per-file`` tests per file) and
 * opens it in headless Chromium (when ``chromium`` is on PATH, ``websocket-client`` is
   installed and the page is at most ``--max-open-mb``), driven as the browser test does: the
   time from navigating to the load event (the page parsed and its script run), best of
-  ``--reps`` fresh browsers, and the peak RSS of the largest Chromium process.
+  ``--reps`` fresh browsers, and the resident memory of all Chromium's processes then.
 
 ``--compact-clean`` writes the clean tests as the compact result entries do (``nodeid``,
 ``verdict``, ``runs``, ``warmup`` only: no samples, trends or growth).
@@ -25,7 +25,6 @@ import argparse
 import copy
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -103,7 +102,7 @@ def render(payload: dict[str, Any], page: Path) -> float:
 
 def open_in_chromium(executable: str, page: Path, directory: Path) -> tuple[float, int]:
     """Seconds from asking a fresh headless Chromium to open ``page`` to its load event (the
-    page parsed, its script run); the peak RSS (KiB) of the largest Chromium process so far."""
+    page parsed, its script run); then the RSS (KiB) of all its processes."""
     from test_html import Browser  # the browser test's DevTools driver
 
     shutil.rmtree(directory / "profile", ignore_errors=True)
@@ -114,10 +113,36 @@ def open_in_chromium(executable: str, page: Path, directory: Path) -> tuple[floa
         browser.send("Page.navigate", url=page.as_uri())
         browser.wait_for("Page.loadEventFired", timeout=900)
         seconds = time.perf_counter() - start
+        return seconds, tree_rss(browser.process.pid)
     finally:
         browser.close()
-    # Chromium has waited for its renderers, and this process for Chromium.
-    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+def tree_rss(root: int) -> int:
+    """The resident memory (KiB) of process ``root`` and all its descendants (Linux)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, total = {root}, 0
+    for pid in sorted(parents):  # children have larger pids, almost always: walk twice
+        if parents[pid] in tree:
+            tree.add(pid)
+    for pid in sorted(parents):
+        if parents[pid] in tree:
+            tree.add(pid)
+    for pid in tree:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total += sum(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
+        )
+    return total
 
 
 def main() -> None:
@@ -139,7 +164,15 @@ def main() -> None:
     directory = Path(tempfile.mkdtemp(prefix="leakguard-html-"))
     base, by_verdict = templates(directory)
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    print(f"{'tests':>8} {'render s':>9} {'MB':>8} {'B/test':>7} {'open s':>7} {'peak RSS MB':>12}")
+    if executable:
+        empty = directory / "empty.html"
+        empty.write_text("<!DOCTYPE html><title>empty</title>", encoding="utf-8")
+        seconds, rss = open_in_chromium(executable, empty, directory)
+        print(f"chromium, an empty page: {seconds:.2f} s, {rss / 1024:.0f} MB")
+    print(
+        f"{'tests':>8} {'render s':>9} {'MB':>8} {'B/test':>7} {'open s':>7}"
+        f" {'Chromium RSS MB':>16}"
+    )
     for tests in args.tests:
         payload = report(
             base, by_verdict, tests, args.leak_every, args.per_file, args.compact_clean
@@ -152,16 +185,16 @@ def main() -> None:
         if executable and size <= args.max_open_mb * 1e6:
             runs = [open_in_chromium(executable, page, directory) for _ in range(args.reps)]
             opened = f"{min(s for s, _ in runs):.2f}"
-            peak = f"{max(r for _, r in runs) / 1024:.0f}"
+            peak = f"{max(r for _, r in runs) / 1024:.0f}"  # the largest of the runs
         print(
             f"{tests:>8} {seconds:>9.2f} {size / 1e6:>8.1f} {size / tests:>7.0f}"
-            f" {opened:>7} {peak:>12}",
+            f" {opened:>7} {peak:>16}",
             flush=True,
         )
     if args.keep:
         print(f"kept in {directory}")
     else:
-        shutil.rmtree(directory)
+        shutil.rmtree(directory, ignore_errors=True)  # Chromium may still be leaving
 
 
 if __name__ == "__main__":
