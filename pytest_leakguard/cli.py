@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from . import __version__, baseline, merge
+from . import __version__, baseline, files, merge
 from .probes import BUILTIN_PROBES
 
 OK, FAILED, USAGE = 0, 1, 2
@@ -45,86 +45,37 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    commands = {
-        "compare": _compare_parser(sub),
-        "merge": _merge_parser(sub),
-        "html": _html_parser(sub),
-    }
+    commands = {}
+    for command in _COMMANDS:
+        commands[command.name] = sub.add_parser(
+            command.name, help=command.summary, description=command.description
+        )
+        commands[command.name].set_defaults(run=command.run)
+        for names, options in command.arguments:
+            commands[command.name].add_argument(*names, **options)
     return parser, commands
 
 
-def _command(
-    sub: Any, name: str, run: _Command, summary: str, description: str
-) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(name, help=summary, description=description)
-    parser.set_defaults(run=run)
-    return parser
+_Argument = tuple[tuple[str, ...], dict[str, Any]]
+"""An argument of a subcommand: its names and ``add_argument``'s keyword arguments."""
 
 
-def _compare_parser(sub: Any) -> argparse.ArgumentParser:
-    compare = _command(
-        sub,
-        "compare",
-        _compare,
-        "compare two baselines or JSON reports; exit 1 on regressions",
-        "Print regressions and improvements of NEW over OLD (baselines or"
-        " --leakguard-json reports) and exit 1 if there is a regression. Several NEW files"
-        " (the shards of one run) are merged first.",
-    )
-    compare.add_argument("old", metavar="OLD", help="the baseline (or report) to compare with")
-    compare.add_argument(
-        "new", metavar="NEW", nargs="+", help="the newer baseline (or report), or its shards"
-    )
-    compare.add_argument(
-        "--fail",
-        default=baseline.DEFAULT_RULES,
-        metavar="RULES",
-        help=f"tolerated increase per probe or unit group (default {baseline.DEFAULT_RULES})",
-    )
-    compare.add_argument(
-        "--allow-incomplete",
-        action="store_true",
-        help="accept files of incomplete runs (interrupted, a crashed xdist worker)",
-    )
-    return compare
+class _Spec(NamedTuple):
+    """A subcommand: what it runs, its help, its arguments (in the order of its usage)."""
+
+    name: str
+    run: _Command
+    summary: str
+    description: str
+    arguments: Sequence[_Argument]
 
 
-def _merge_parser(sub: Any) -> argparse.ArgumentParser:
-    merger = _command(
-        sub,
-        "merge",
-        _merge,
-        "merge the JSON reports (or the baselines) of the shards of one run",
-        "Merge the --leakguard-json reports, or the baselines, that the shards of"
-        " one sharded run wrote into one file, as one run of the whole suite would have"
-        " written it. A test in two files, or files with different settings or"
-        " environments, are conflicts (exit 1, nothing written).",
-    )
-    merger.add_argument("files", metavar="FILE", nargs="+", help="the shards' files")
-    merger.add_argument("-o", "--output", required=True, metavar="OUT.json", help="where to write")
-    merger.add_argument(
-        "--allow-incomplete",
-        action="store_true",
-        help="merge files whose run was interrupted too (the result is marked incomplete)",
-    )
-    return merger
+def _output(metavar: str) -> _Argument:
+    return (("-o", "--output"), {"required": True, "metavar": metavar, "help": "where to write"})
 
 
-def _html_parser(sub: Any) -> argparse.ArgumentParser:
-    html = _command(
-        sub,
-        "html",
-        _html,
-        "build the HTML report from saved JSON reports",
-        "Render a --leakguard-json report as the same self-contained HTML page"
-        " that --leakguard-html writes. Several reports (the shards of one run) are merged"
-        " first.",
-    )
-    html.add_argument(
-        "reports", metavar="REPORT.json", nargs="+", help="a --leakguard-json report, or its shards"
-    )
-    html.add_argument("-o", "--output", required=True, metavar="OUT.html", help="where to write")
-    return html
+def _allow_incomplete(help: str) -> _Argument:
+    return (("--allow-incomplete",), {"action": "store_true", "help": help})
 
 
 def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -153,7 +104,6 @@ def _compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def _merge(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .report import html
-    from .report.json_report import write_atomic
 
     try:
         shards = [merge.read(path) for path in args.files]
@@ -176,17 +126,14 @@ def _merge(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except merge.Conflict as exc:
         return _conflict(exc, args.output)
     _warn_incomplete(merge.incomplete(shards))
-    try:
-        write_atomic(args.output, payload)
-    except OSError as exc:
-        return _error(f"cannot write {args.output}: {exc}")
+    if not _write(args.output, lambda: files.write_json(args.output, payload)):
+        return USAGE
     print(f"merged {len(shards)} {kind}s ({len(payload['tests'])} tests) into {args.output}")
     return OK
 
 
 def _html(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .report import html
-    from .report.json_report import write_text_atomic
 
     payloads = [_read_report(report) for report in args.reports]
     if any(payload is None for payload in payloads):
@@ -199,7 +146,8 @@ def _html(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except merge.Conflict as exc:
         return _conflict(exc, args.output)
     _warn_incomplete(merge.incomplete(shards))
-    write_text_atomic(args.output, html.render(payload))
+    if not _write(args.output, lambda: files.write_text(args.output, html.render(payload))):
+        return USAGE
     print(f"wrote {args.output}")
     return OK
 
@@ -213,6 +161,16 @@ def _read_report(report: str) -> dict[str, Any] | None:
     except html.ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
+
+
+def _write(path: str, write: Callable[[], None]) -> bool:
+    """Write an output; on failure print why (the message names ``path``), return False."""
+    try:
+        write()
+    except OSError as exc:  # files.OutputPathError: "cannot write PATH: why"
+        _error(exc if isinstance(exc, files.OutputPathError) else f"cannot write {path}: {exc}")
+        return False
+    return True
 
 
 def _error(problem: object) -> int:
@@ -235,3 +193,73 @@ def _warn_incomplete(paths: Sequence[str]) -> None:
             " reach are missing",
             file=sys.stderr,
         )
+
+
+_COMMANDS = (
+    _Spec(
+        "compare",
+        _compare,
+        "compare two baselines or JSON reports; exit 1 on regressions",
+        "Print regressions and improvements of NEW over OLD (baselines or"
+        " --leakguard-json reports) and exit 1 if there is a regression. Several NEW files"
+        " (the shards of one run) are merged first.",
+        [
+            (("old",), {"metavar": "OLD", "help": "the baseline (or report) to compare with"}),
+            (
+                ("new",),
+                {
+                    "metavar": "NEW",
+                    "nargs": "+",
+                    "help": "the newer baseline (or report), or its shards",
+                },
+            ),
+            (
+                ("--fail",),
+                {
+                    "default": baseline.DEFAULT_RULES,
+                    "metavar": "RULES",
+                    "help": "tolerated increase per probe or unit group"
+                    f" (default {baseline.DEFAULT_RULES})",
+                },
+            ),
+            _allow_incomplete(
+                "accept files of incomplete runs (interrupted, a crashed xdist worker)"
+            ),
+        ],
+    ),
+    _Spec(
+        "merge",
+        _merge,
+        "merge the JSON reports (or the baselines) of the shards of one run",
+        "Merge the --leakguard-json reports, or the baselines, that the shards of"
+        " one sharded run wrote into one file, as one run of the whole suite would have"
+        " written it. A test in two files, or files with different settings or"
+        " environments, are conflicts (exit 1, nothing written).",
+        [
+            (("files",), {"metavar": "FILE", "nargs": "+", "help": "the shards' files"}),
+            _output("OUT.json"),
+            _allow_incomplete(
+                "merge files whose run was interrupted too (the result is marked incomplete)"
+            ),
+        ],
+    ),
+    _Spec(
+        "html",
+        _html,
+        "build the HTML report from saved JSON reports",
+        "Render a --leakguard-json report as the same self-contained HTML page"
+        " that --leakguard-html writes. Several reports (the shards of one run) are merged"
+        " first.",
+        [
+            (
+                ("reports",),
+                {
+                    "metavar": "REPORT.json",
+                    "nargs": "+",
+                    "help": "a --leakguard-json report, or its shards",
+                },
+            ),
+            _output("OUT.html"),
+        ],
+    ),
+)

@@ -6,33 +6,23 @@ import os
 import platform
 import sys
 import sysconfig
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from . import __version__, baseline, compat, files, retry
-from .config import (
-    MARKER_HELP,
-    OPTIONS,
-    Settings,
-    _ini_source,
-    load_settings,
-    report_settings,
-    settings_for_item,
-)
+from .config import MARKER_HELP, OPTIONS, Settings, load_settings, settings_for_item
 from .probes import BUILTIN_PROBES, ProbeFactory
 from .probes.memory import counter_installed, heap_engine, stop_session_counting
-from .report import codequality, github, json_report
+from .report import github
 from .report.terminal import LeakRepr, cwd_relative, summary_lines
 from .report.text import message
+from .report.writer import Outputs, incomplete_reason
 from .result import ERROR, INCONCLUSIVE, LEAK, Kept, Status, TestResult
 from .runner import attach, run_test
 from .units import PROBE_UNITS
 
 ITEM_SETTINGS = pytest.StashKey[Settings]()
-T = TypeVar("T")
 PLUGIN_NAME = "leakguard-session"
 
 
@@ -134,43 +124,22 @@ class LeakGuard:
         self.controller = not hasattr(config, "workerinput")
         self.baseline: baseline.Baseline | None = None
         self.comparison: baseline.Comparison | None = None
-        self.saved: list[tuple[str, dict[str, bool]]] = []
-        """Lines (with markup) about the files written, for the terminal summary."""
+        self.outputs = Outputs(config, settings, units)
+        """The files written at the end (on the controller), and the lines saying so."""
         self.crashed: list[str] = []
         """The xdist workers that went down with an error (their tests are missing)."""
         if settings.baseline_path is not None and self.controller:
             try:
                 self.baseline = baseline.load(
-                    str(self._path(settings.baseline_path)), settings.allow_incomplete
+                    str(self.outputs.path(settings.baseline_path)), settings.allow_incomplete
                 )
             except baseline.BaselineError as exc:
                 raise pytest.UsageError(f"leakguard: {exc}") from None
         if self.controller:
-            self._check_outputs()
-
-    def _check_outputs(self) -> None:
-        """Every output path is checked now: a bad one must not cost a whole run's reports."""
-        s = self.settings
-        for setting, value in (
-            ("save_baseline_path", s.save_baseline_path),
-            ("json_path", s.json_path),
-            ("html_path", s.html_path),
-            ("codequality_path", s.codequality_path),
-        ):
-            if value is None:
-                continue
-            problem = files.check_output_path(self._path(value))
-            if problem is not None:
-                raise pytest.UsageError(
-                    f"leakguard: invalid value {value!r} for {_source(self.config, setting)}:"
-                    f" {value} {problem}"
-                )
+            self.outputs.check_paths()
 
     def _shown(self, nodeid: str) -> str:
         return cwd_relative(nodeid, self.config.rootpath, self.config.invocation_params.dir)
-
-    def _path(self, path: str) -> Path:
-        return Path(self.config.invocation_params.dir) / path
 
     def pytest_report_header(self, config: pytest.Config) -> list[str] | None:
         if not self.settings.enabled:
@@ -299,7 +268,7 @@ class LeakGuard:
         return result
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.results and self.comparison is None and not self.saved:
+        if not self.results and self.comparison is None and not self.outputs.saved:
             return
         terminalreporter.write_sep("=", "leakguard")
         verbose = self.config.get_verbosity() > 0
@@ -311,7 +280,7 @@ class LeakGuard:
             red = self.comparison.failed
             for line in baseline.table(self.comparison):
                 terminalreporter.write_line(line, red=red, green=not red)
-        for line, markup in self.saved:
+        for line, markup in self.outputs.saved:
             terminalreporter.write_line(line, **markup)
         if self.controller:  # GitHub reads workflow commands from the step's output
             rootdir, start = self.config.rootpath, self.config.invocation_params.dir
@@ -327,90 +296,9 @@ class LeakGuard:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         stop_session_counting(session)
-        if not self.controller:
-            return
-        incomplete = self._incomplete(session, exitstatus)
-        if self.settings.save_baseline_path is not None:
-            self._save_baseline(session, incomplete)
-        self._write_ci_reports(session)
-        json_path, html_path = self.settings.json_path, self.settings.html_path
-        if json_path is None and html_path is None:
-            return
-        settings = report_settings(self.settings, self.units)
-        settings["allocation_counter"] = counter_installed()
-        payload = json_report.build(
-            self.results, settings, environment(), incomplete, units=self.units
-        )
-        if self.comparison is not None:
-            payload["baseline"] = baseline.comparison_to_json(self.comparison)
-        # Each write on its own: one that fails must not cost the others.
-        if json_path is not None:
-            target = str(self._path(json_path))
-            self._write(session, "JSON report", lambda: json_report.write(target, payload))
-        if html_path is not None:
-            from .report import html
-
-            text, page = html.render(payload), str(self._path(html_path))
-            self._write(session, "HTML report", lambda: files.write_text(page, text))
-
-    def _incomplete(self, session: pytest.Session, exitstatus: int) -> str | None:
-        """Why this run did not check every test it should have, or ``None``."""
-        if self.crashed:
-            return f"an xdist worker went down ({'; '.join(self.crashed)})"
-        stopped = session.shouldfail or session.shouldstop
-        if exitstatus == pytest.ExitCode.INTERRUPTED:
-            return "interrupted" + (f": {stopped}" if isinstance(stopped, str) else "")
-        if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-            name = getattr(exitstatus, "name", None) or f"exit status {int(exitstatus)}"
-            return f"the session ended with {name}"
-        if stopped:
-            return f"stopped early: {stopped}" if isinstance(stopped, str) else "stopped early"
-        return None
-
-    def _save_baseline(self, session: pytest.Session, incomplete: str | None) -> None:
-        target = str(self._path(self.settings.save_baseline_path or ""))
-        if incomplete is not None and not self.settings.allow_incomplete:
-            # A partial run's figures would replace the baseline's with fewer tests.
-            self.saved.append(
-                (
-                    f"leakguard: baseline not saved to {target}: the run is incomplete"
-                    f" ({incomplete}); --leakguard-allow-incomplete saves it marked so",
-                    {"yellow": True},
-                )
-            )
-            return
-        results = baseline.from_results(self.results, environment(), incomplete, self.units)
-        backup = self._write(session, "baseline", lambda: baseline.save(target, results) or "")
-        if backup is not None:
-            kept = f" (the previous one kept as {backup})" if backup else ""
-            mark = f", marked incomplete ({incomplete})" if incomplete else ""
-            self.saved.append((f"leakguard: baseline saved to {target}{kept}{mark}", {}))
-
-    def _write(self, session: pytest.Session, what: str, write: Callable[[], T]) -> T | None:
-        """Write one output and return what ``write`` returns; on failure, ``None``: the
-        failure is reported (and fails the run), not raised."""
-        try:
-            return write()
-        except OSError as exc:  # files.OutputPathError included
-            self.saved.append((f"leakguard: ERROR: {what} not written: {exc}", {"red": True}))
-            if session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            return None
-
-    def _write_ci_reports(self, session: pytest.Session) -> None:
-        """GitLab's Code Quality report when asked; GitHub's step summary on GitHub Actions."""
-        rootdir, start = self.config.rootpath, self.config.invocation_params.dir
-        if self.settings.codequality_path is not None:
-            target = str(self._path(self.settings.codequality_path))
-            self._write(
-                session,
-                "Code Quality report",
-                lambda: codequality.write(target, self.results, rootdir, os.environ, start),
-            )
-        try:
-            github.write_summary(self.results, rootdir, os.environ, start)
-        except OSError as exc:  # the runner's file, not asked for: say so, do not crash
-            self.saved.append((f"leakguard: GitHub step summary not written: {exc}", {}))
+        if self.controller:
+            incomplete = incomplete_reason(session, exitstatus, self.crashed)
+            self.outputs.write(session, self.results, self.comparison, environment(), incomplete)
 
 
 def _shared(kept: Kept, item: Any) -> Any:
@@ -418,15 +306,6 @@ def _shared(kept: Kept, item: Any) -> Any:
     if isinstance(item, tuple) and len(item) == 2 and str(item[0]).startswith("leakguard_"):
         return kept.property(*item)
     return item
-
-
-def _source(config: pytest.Config, setting: str) -> str:
-    """Where a setting's value came from: its flag, or its ini key in the named file."""
-    for option in OPTIONS:
-        if option.name == setting:
-            given = config.getoption(option.ini_key)
-            return option.flag if given is not None else _ini_source(config, option.ini_key)
-    return setting
 
 
 def _showing_setup(config: pytest.Config) -> bool:

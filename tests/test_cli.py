@@ -786,6 +786,22 @@ def test_command_without_a_known_subcommand_lists_them(
     assert err.startswith("usage: pytest-leakguard [-h] [--version] {compare,merge,html} ...")
 
 
+@pytest.mark.parametrize("command", ["html", "merge"])
+def test_command_output_that_cannot_be_written_exits_2_naming_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str
+) -> None:
+    from pytest_leakguard import cli
+
+    report = tmp_path / "report.json"
+    report.write_text('{"version": 1, "complete": true, "tests": []}', encoding="utf-8")
+    output = report / "out"  # under a file
+    assert cli.main([command, str(report), "-o", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write {output}: "), err
+    assert err.count("cannot write") == 1, err
+    assert "Traceback" not in err
+
+
 # ---------------------------------------------------------------- a missing allocation counter
 
 

@@ -23,6 +23,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -596,6 +597,146 @@ def test_a_passed_comparison() -> None:
     assert "Baseline comparison: passed" in page.text
 
 
+def caused(nodeid: str, growth: float, cause: str, explained: bool) -> dict[str, Any]:
+    root = {"id": cause, "holder": f"module m . {cause} (dict)", "site": "m.py:3", "first": "x"}
+    explanation: dict[str, Any] = {"runs": 2, "holders": [], "root_cause": root}
+    if explained:
+        explanation["sites"] = []
+    return leak(nodeid, growth, explanation=explanation)
+
+
+def test_leaks_sharing_a_root_cause_are_one_group() -> None:
+    tests = [
+        caused("t.py::test_a", 300.0, "c1", explained=True),
+        caused("t.py::test_b", 200.0, "c1", explained=False),
+        caused("t.py::test_c", 100.0, "c1", explained=False),
+        caused("t.py::test_alone", 50.0, HOSTILE, explained=True),
+        leak("t.py::test_other", 10.0),
+        clean("t.py::test_clean"),
+    ]
+    text = html.render(payload(tests))
+    (section,) = re.findall(r'<section class="panel" id="causes">(.*?)</section>', text)
+    group = Page(section)
+    assert "Leaks by root cause: 3 leaks, 1 root causes" in group.text
+    assert "3 leaks, one root cause (c1): module m . c1 (dict), allocated at m.py:3" in group.text
+    anchors = {a["data-nodeid"]: a["id"] for a in Page(text).find("article", class_="test")}
+    links = [a["href"] for a in group.find("a")]
+    assert links == [f"#{anchors[f't.py::test_{n}']}" for n in "abc"]
+    assert "t.py::test_a (explained)" in group.text
+    assert "test_b (explained)" not in group.text
+    assert "test_alone" not in group.text  # a cause of one leak is not a group
+    assert "<script>alert" not in text
+
+
+def test_no_shared_root_cause_no_group_panel() -> None:
+    page = Page(html.render(payload(MIXED)))
+    assert not page.find("section", id="causes")
+
+
+# ---------------------------------------------------------------- large reports
+
+
+def compact_data(text: str) -> dict[str, Any]:
+    """The one-line tests the page keeps as data for its script (``#compact-data``)."""
+    match = re.search(r'<div id="compact-data" hidden>(.*?)</div>', text, re.DOTALL)
+    assert match is not None
+    data: dict[str, Any] = json.loads(unescape(match.group(1)))
+    return data
+
+
+def data_nodeids(data: dict[str, Any]) -> list[str]:
+    return [data["files"][file] + rest for file, rest, _ in data["tests"]]
+
+
+def test_only_leaks_inconclusive_and_errors_get_details() -> None:
+    text = html.render(payload(MIXED))
+    page = Page(text)
+    lines = {a["data-nodeid"] for a in page.find("article", class_="compact")}
+    assert lines == {"test_a.py::test_clean", "test_a.py::test_skipped"}
+    assert text.count('<svg class="chart"') == 3  # the two leaks' heap and the noisy test's
+    assert "5 measured runs after 2 warm-up runs" in page.text  # the clean test's line
+    assert "the test failed" in page.text  # the skipped test's reason
+    assert not page.find("div", id="compact-data")  # every line fits in the first page
+    assert not page.find("button", id="more")
+
+
+def test_past_a_page_the_lines_are_data_for_the_script() -> None:
+    tests = [leak("a.py::test_leak", 100.0)]
+    tests += [clean(f"a.py::test_{i:02d}") for i in range(5)]
+    tests += [entry(f"b/c.py::T::test_{i}", SKIPPED, reason="the test failed") for i in range(2)]
+    tests.append({"nodeid": "no_separator", "verdict": "clean", "runs": 3, "warmup": 1})
+    text = html.render(payload(tests), page_size=3)
+    page = Page(text)
+    lines = ["a.py::test_00", "a.py::test_01", "a.py::test_02"]
+    assert page.nodeids() == ["a.py::test_leak", *lines]
+    assert [a["id"] for a in page.find("article", class_="test")] == ["t0", "t1", "t2", "t3"]
+    assert page.find("button", id="more")
+    assert "show 3 more (5 not shown)" in page.text
+    data = compact_data(text)
+    assert data["first"] == 1
+    assert data["page"] == 3
+    assert data_nodeids(data) == [
+        *lines,
+        "a.py::test_03",
+        "a.py::test_04",
+        "no_separator",
+        "b/c.py::T::test_0",
+        "b/c.py::T::test_1",
+    ]
+    kinds = [data["kinds"][kind] for _, _, kind in data["tests"]]
+    assert kinds[0] == [CLEAN, "clean", "5 measured runs after 2 warm-up runs"]
+    assert kinds[5] == [CLEAN, "clean", "3 measured runs after 1 warm-up runs"]
+    assert kinds[-1] == [SKIPPED, "skipped", "the test failed"]
+    assert len(data["kinds"]) == 3  # each distinct line once
+
+
+def test_a_hostile_node_id_in_the_data_stays_text() -> None:
+    nodeid = f"test_x.py::test_p[{HOSTILE}]"
+    tests = [clean("test_x.py::test_a"), clean(nodeid)]
+    text = html.render(payload(tests), page_size=1)
+    assert "<script>alert" not in text
+    assert "<img" not in text
+    assert [tag for tag, _ in Page(text).tags].count("script") == 1
+    assert data_nodeids(compact_data(text))[1] == nodeid
+
+
+def test_tests_are_counted_by_file() -> None:
+    tests = [*MIXED, clean("test_b.py::test_one"), clean("test_b.py::test_two")]
+    text = html.render(payload(tests))
+    (files,) = re.findall(r'<section class="panel" id="files">(.*?)</section>', text)
+    assert "Tests by file: 2 files" in Page(files).text
+    rows = re.findall(r'<tr><td><button type="button" class="file" data-file="([^"]+)">', files)
+    assert rows == ["test_a.py", "test_b.py"]
+    cells = [
+        [Page(cell).text for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", files)
+    ]
+    assert cells == [
+        ["file", "checked", "leaked", "inconclusive", "error", "clean", "skipped"],
+        ["test_a.py", "6", "2", "1", "1", "1", "1"],
+        ["test_b.py", "2", "", "", "", "2", ""],
+    ]
+
+
+def test_compact_results_without_samples_or_trends_render() -> None:
+    # Clean results as a compact JSON report keeps them: no samples, trends or growth.
+    tests: list[dict[str, Any]] = [
+        {"nodeid": "t.py::test_quiet", "verdict": CLEAN, "runs": 1, "warmup": 1},
+        {"nodeid": "t.py::test_gone", "verdict": SKIPPED, "reason": "the test failed"},
+        {"nodeid": "t.py::test_leak", "verdict": LEAK, "runs": 5, "warmup": 2},
+        {"nodeid": "t.py::test_noisy", "verdict": INCONCLUSIVE, "samples": {"heap": [1, 2]}},
+    ]
+    page = Page(html.render(payload(tests)))
+    assert page.nodeids() == [
+        "t.py::test_leak",
+        "t.py::test_noisy",
+        "t.py::test_quiet",
+        "t.py::test_gone",
+    ]
+    assert "1 measured runs after 1 warm-up runs" in page.text
+    assert "the test failed" in page.text
+
+
 # ---------------------------------------------------------------- the command line
 
 
@@ -951,5 +1092,81 @@ def test_in_a_browser(pytester: pytest.Pytester, browser: Browser) -> None:
         if e["method"] == "Network.requestWillBeSent"
     ]
     assert all(url.startswith("file:") for url in urls), urls
+    errors = [e["params"]["entry"] for e in browser.events if e["method"] == "Log.entryAdded"]
+    assert not [e for e in errors if e.get("level") == "error"], errors
+
+
+def wait_until(check: Any, what: str) -> None:
+    """Wait for the page to catch up with an event (hashchange runs after the evaluation)."""
+    deadline = time.monotonic() + 30
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within 30 s: {what}")
+        time.sleep(0.05)
+
+
+def test_a_report_of_20000_tests_in_a_browser(tmp_path: Path, browser: Browser) -> None:
+    tests, leaks = [], []
+    for index in range(20_000):
+        nodeid = f"tests/test_m{index // 40:03d}.py::test_case_{index:05d}"
+        if index % 1000 == 999:
+            tests.append(leak(nodeid, 100.0 + index))
+            leaks.append(nodeid)
+        else:
+            tests.append(clean(nodeid))
+    cleans = sorted(t["nodeid"] for t in tests if t["verdict"] == CLEAN)
+    report = tmp_path / "report.html"
+    report.write_text(html.render(payload(tests)), encoding="utf-8")
+    browser.open(report.as_uri())
+    assert browser.js("document.title") == "pytest-leakguard report: 20 leaked, 19980 clean"
+
+    # the leaks first, worst first, with their charts; then a page of clean tests
+    page = html.PAGE_SIZE
+    shown = browser.visible()
+    assert shown == [*leaks[::-1], *cleans[:page]]
+    charts = "document.querySelectorAll('article.v-leak svg polyline.series').length"
+    assert browser.js(charts) == 20
+    counter = "document.getElementById('shown').textContent"
+    assert browser.js(counter) == f"{20 + page} of 20000 tests shown"
+
+    # the next page, on demand
+    browser.click("#more")
+    assert browser.visible() == [*leaks[::-1], *cleans[: 2 * page]]
+    assert browser.js("document.getElementById('more').textContent") == (
+        f"show {page} more ({19980 - 2 * page} not shown)"
+    )
+
+    # the filter finds a test that was only data, and only it
+    browser.type("#filter", "test_case_15000")
+    assert browser.visible() == ["tests/test_m375.py::test_case_15000"]
+    assert browser.js(counter) == "1 of 20000 tests shown"
+    assert browser.js("document.getElementById('more').hidden") is True
+    browser.clear("#filter")
+
+    # the verdict buttons: the leaks alone, then every test again
+    browser.click("button.chip[data-verdict='leak']")
+    assert browser.visible() == leaks[::-1]
+    browser.click("button.chip[data-verdict='leak']")
+    assert len(browser.visible()) == 20 + page
+
+    # the tests counted by file; a file's button lists its tests
+    browser.click("#files summary")
+    row = "Array.from(document.querySelectorAll('#files tr')).pop().textContent"
+    assert browser.js(row) == "tests/test_m499.py40139"
+    browser.click("button.file[data-file='tests/test_m499.py']")
+    expected = [f"tests/test_m499.py::test_case_{index:05d}" for index in range(19960, 20000)]
+    assert browser.visible() == [expected[-1], *expected[:-1]]
+    browser.clear("#filter")
+
+    # a link to a test that is only data lists it (as the baseline panel's links do)
+    anchor = f"t{20 + 15000}"
+    assert browser.js(f"document.getElementById('{anchor}')") is None
+    browser.js(f"location.hash = '#{anchor}'")
+    wait_until(lambda: browser.visible() == [cleans[15000]], "the linked test listed")
+    linked = f"document.getElementById('{anchor}').getAttribute('data-nodeid')"
+    assert browser.js(linked) == cleans[15000]
+
+    methods = [e["method"] for e in browser.events]
+    assert "Runtime.exceptionThrown" not in methods
     errors = [e["params"]["entry"] for e in browser.events if e["method"] == "Log.entryAdded"]
     assert not [e for e in errors if e.get("level") == "error"], errors

@@ -9,7 +9,9 @@ image, so the file shows the same offline, from a CI artefact or a mail.
 Every string that comes from the tests (node ids, messages, source lines,
 reprs of objects) is escaped with :func:`html.escape` (``quote=True``), in
 text and in attributes alike.  No test data is embedded in the script: the
-filter reads ``data-nodeid`` and ``data-verdict`` attributes.
+filter reads ``data-nodeid`` and ``data-verdict`` attributes, and, past the first
+:data:`PAGE_SIZE` one-line tests, JSON in the text of a hidden element (``<``, ``>`` and
+``&`` escaped), which the script parses and shows with ``textContent``, never as markup.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import base64
 import functools
 import hashlib
 import importlib.resources
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
 from typing import Any, NamedTuple
 
-from ..result import Status, expand
+from ..result import Status
 from ..units import format_amount, shown
 from ..verdict import (
     CLEAN,
@@ -44,7 +47,11 @@ LABELS = {status.value: status.label for status in Status}
 
 _COUNT_WORDS = {status.value: status.counted for status in Status}
 _OPEN = (LEAK, INCONCLUSIVE, ERROR)
-"""Verdicts whose section is unfolded when the page opens."""
+"""Verdicts whose section has the details (charts, explanation), unfolded when the page opens;
+the others get one line."""
+
+PAGE_SIZE = 200
+"""One-line tests (clean, skipped) in the page as it opens; the script shows more on demand."""
 
 # The chart's geometry, in SVG user units (= CSS pixels at 100 % zoom).
 _WIDTH, _HEIGHT = 270, 128
@@ -95,8 +102,6 @@ class ReportError(Exception):
 
 def read_report(path: str) -> dict[str, Any]:
     """Read a ``--leakguard-json`` report for :func:`render`; raises :class:`ReportError`."""
-    import json
-
     try:
         with open(path, encoding="utf-8") as stream:
             payload = json.load(stream)
@@ -151,11 +156,15 @@ def _key(key: Any) -> bool:
     return isinstance(key, str) or _clean(key) is not None
 
 
-def render(payload: Mapping[str, Any]) -> str:
-    """The whole HTML page for a JSON report dict (``{"version", "settings", ...}``)."""
-    payload = _clean(payload)
-    units = _typed(payload.get("units"), lambda v: isinstance(v, str))
-    tests = _ordered([_normalise(expand(t, units)) for t in _items(payload.get("tests"))])
+def render(payload: Mapping[str, Any], *, page_size: int = PAGE_SIZE) -> str:
+    """The whole HTML page for a JSON report dict (``{"version", "settings", ...}``).
+
+    Leaks, inconclusive tests and errors get their details; the others one line each, of
+    which the first ``page_size`` are in the page and the rest in compact data that its
+    script lists on demand (a report of 20,000 tests stays a few megabytes).
+    """
+    tests = _tests(_items(payload.get("tests")))
+    payload = _clean({key: value for key, value in payload.items() if key != "tests"})
     anchors: dict[str, str] = {}  # node id -> the id of its section, for links
     for index, test in enumerate(tests):
         anchors.setdefault(test["nodeid"], f"t{index}")
@@ -190,13 +199,42 @@ def render(payload: Mapping[str, Any]) -> str:
     comparison = payload.get("baseline")
     if isinstance(comparison, Mapping):
         parts.append(_baseline_panel(comparison, anchors))
-    parts.append(_test_list(tests, probe_order))
+    parts.append(_root_causes(tests, anchors))
+    parts.append(_files_panel(tests))
+    parts.append(_test_list(tests, probe_order, page_size))
     parts.append(f"<script>{_static(_SCRIPT)}</script>")
     parts.extend(["</body>", "</html>", ""])
     return "\n".join(parts)
 
 
 # -- the data ---------------------------------------------------------------------------
+
+
+def _tests(tests: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The tests in the page's order: those with details (leaks worst first, inconclusive,
+    errors), then the others by verdict and node id, reduced to what their line shows."""
+    detailed, lines = [], []
+    for test in tests:
+        if _text(_clean(test.get("verdict"), _DEPTH)) in _OPEN:
+            # At the depth of a test in the report: {"tests": [test]}
+            detailed.append(_normalise(_clean(test, 2)))
+        else:  # the bulk of a large report: only the few fields a line shows are read
+            lines.append(_line(test))
+    rank = {status: index for index, status in enumerate(VERDICTS)}
+    lines.sort(key=lambda t: (rank.get(t["verdict"], len(rank)), t["nodeid"]))
+    return _ordered(detailed) + lines
+
+
+def _line(test: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a test without details, each checked as :func:`_normalise` does."""
+    scalar = {key: _clean(test.get(key), _DEPTH) for key in _LINE_FIELDS}
+    data: dict[str, Any] = {key: _text(scalar[key]) for key in ("nodeid", "verdict", "reason")}
+    data["verdict"] = data["verdict"] or SKIPPED
+    data.update((key, _whole(scalar[key])) for key in ("warmup", "runs"))
+    return data
+
+
+_LINE_FIELDS = ("nodeid", "verdict", "reason", "warmup", "runs")
 
 
 def _normalise(test: Mapping[str, Any]) -> dict[str, Any]:
@@ -455,8 +493,11 @@ def _node_lists(
     return "".join(parts)
 
 
-def _test_list(tests: Sequence[Mapping[str, Any]], probe_order: Sequence[str]) -> str:
-    """The filter box, the legend of the charts and one section per test."""
+def _test_list(
+    tests: Sequence[Mapping[str, Any]], probe_order: Sequence[str], page_size: int
+) -> str:
+    """The filter box, the legend of the charts, a section per test with details, then a
+    line per other test (the first ``page_size``; the rest as data for the script)."""
     options = "".join(
         f'<option value="{esc(status)}">{esc(LABELS[status])}</option>' for status in VERDICTS
     )
@@ -477,10 +518,128 @@ def _test_list(tests: Sequence[Mapping[str, Any]], probe_order: Sequence[str]) -
     ]
     if not tests:
         parts.append('<p class="empty">No test was checked.</p>')
-    for index, test in enumerate(tests):
+    detailed = sum(1 for test in tests if test["verdict"] in _OPEN)
+    for index, test in enumerate(tests[:detailed]):
         parts.append(_test_section(test, f"t{index}", probe_order))
+    if len(tests) > detailed:
+        parts.append(_one_liners(tests[detailed:], detailed, page_size))
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _one_liners(tests: Sequence[Mapping[str, Any]], first: int, page_size: int) -> str:
+    """The tests without details, one line each, numbered from ``first``: the first
+    ``page_size`` as elements; all of them, if there are more, as data for the script."""
+    kinds: dict[tuple[str, str, str], int] = {}  # (verdict, label, brief) -> its index
+    files: dict[str, int] = {}
+    rows = []
+    for test in tests:
+        status = test["verdict"]
+        kind = (status, LABELS.get(status, status.upper()), _brief(test, None))
+        path, sep, rest = test["nodeid"].partition("::")
+        rows.append(
+            [files.setdefault(path, len(files)), sep + rest, kinds.setdefault(kind, len(kinds))]
+        )
+    kind_list = list(kinds)
+    shown = "".join(
+        _one_liner(test, f"t{first + index}", *kind_list[row[2]])
+        for index, (test, row) in enumerate(zip(tests[:page_size], rows))
+    )
+    parts = [f'<div id="compact">{shown}</div>']
+    if len(tests) > page_size:
+        rest = len(tests) - page_size
+        data = {"first": first, "page": page_size, "files": list(files), "kinds": kind_list}
+        data["tests"] = rows
+        # Text, not an attribute: no quote needs escaping (JSON has many).
+        text = escape(json.dumps(data, separators=(",", ":")), quote=False)
+        parts.append(
+            f'<button type="button" id="more">show {min(rest, page_size)} more'
+            f" ({rest} not shown)</button>"
+            f'<div id="compact-data" hidden>{text}</div>'
+        )
+    return "".join(parts)
+
+
+def _one_liner(test: Mapping[str, Any], anchor: str, status: str, label: str, brief: str) -> str:
+    """A test's line without details; report.js builds the same for the tests it adds."""
+    return (
+        f'<article class="test compact v-{esc(status)}" id="{anchor}"'
+        f' data-nodeid="{esc(test["nodeid"])}" data-verdict="{esc(status)}"><details><summary>'
+        f'<span class="badge v-{esc(status)}">{esc(label)}</span>'
+        f'<span class="nodeid">{esc(test["nodeid"])}</span>'
+        + (f'<span class="brief">{esc(brief)}</span>' if brief else "")
+        + "</summary></details></article>"
+    )
+
+
+def _brief(test: Mapping[str, Any], verdict: Verdict | None) -> str:
+    """What a test's line says after its node id."""
+    status = test["verdict"]
+    if status == CLEAN:
+        return f"{test['runs']} measured runs after {test['warmup']} warm-up runs"
+    if status in (ERROR, SKIPPED) or verdict is None:
+        return str(test["reason"])
+    return verdict.summary()
+
+
+def _root_causes(tests: Sequence[Mapping[str, Any]], anchors: Mapping[str, str]) -> str:
+    """The leaks that share a root cause (their explanation's ``root_cause``: one holder and
+    allocation site), a group per cause two or more share, each test linked to its section."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for test in tests:
+        cause = _mapping(test.get("explanation")).get("root_cause")
+        if test["verdict"] == LEAK and isinstance(cause, Mapping) and cause.get("id"):
+            groups.setdefault(str(cause["id"]), []).append(test)
+    shared = [members for members in groups.values() if len(members) > 1]
+    if not shared:
+        return ""
+    leaks = sum(len(members) for members in shared)
+    parts = [
+        '<section class="panel" id="causes">',
+        f"<h2>Leaks by root cause: {leaks} leaks, {len(shared)} root causes</h2>",
+    ]
+    for members in shared:
+        cause = members[0]["explanation"]["root_cause"]
+        site = cause.get("site")
+        where = f", allocated at <code>{esc(site)}</code>" if site else ""
+        items = "".join(
+            f"<li>{_node_link(test['nodeid'], anchors)}"
+            + (" (explained)" if "sites" in test["explanation"] else "")
+            + "</li>"
+            for test in members
+        )
+        parts.append(
+            f"<details open><summary>{len(members)} leaks, one root cause"
+            f" (<code>{esc(cause['id'])}</code>): <code>{esc(cause.get('holder', '?'))}</code>"
+            f"{where}</summary><ul>{items}</ul></details>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _files_panel(tests: Sequence[Mapping[str, Any]]) -> str:
+    """The tests counted by file and verdict; a file's button filters the list to it."""
+    if not tests:
+        return ""
+    by_file: dict[str, dict[str, int]] = {}
+    for test in tests:
+        counts = by_file.setdefault(test["nodeid"].partition("::")[0], {})
+        counts[test["verdict"]] = counts.get(test["verdict"], 0) + 1
+    present = _counts(tests)
+    columns = [status for status, n in present.items() if n]
+    rows = (
+        f'<tr><td><button type="button" class="file" data-file="{esc(path)}">{esc(path)}'
+        f'</button></td><td class="num">{sum(counts.values())}</td>'
+        + "".join(f'<td class="num v-{esc(s)}">{counts.get(s) or ""}</td>' for s in columns)
+        + "</tr>"
+        for path, counts in sorted(by_file.items())
+    )
+    headers = ["file", _Num("checked")]
+    headers += [_Num(esc(_COUNT_WORDS.get(status, status))) for status in columns]
+    return (
+        '<section class="panel" id="files"><details><summary><h2>Tests by file:'
+        f" {len(by_file)} files</h2></summary>{_table(headers, rows)}</details></section>"
+    )
 
 
 def _test_section(test: Mapping[str, Any], anchor: str, probe_order: Sequence[str]) -> str:
@@ -488,12 +647,7 @@ def _test_section(test: Mapping[str, Any], anchor: str, probe_order: Sequence[st
     status = test["verdict"]
     verdict = _verdict(test)
     label = LABELS.get(status, status.upper())
-    if status in (ERROR, SKIPPED) or verdict is None:
-        brief = test["reason"]
-    elif status == CLEAN:
-        brief = f"{test['runs']} measured runs after {test['warmup']} warm-up runs"
-    else:
-        brief = verdict.summary()
+    brief = _brief(test, verdict)
     opened = " open" if status in _OPEN else ""
     parts = [
         f'<article class="test v-{esc(status)}" id="{anchor}" data-nodeid="{esc(test["nodeid"])}"'
@@ -846,30 +1000,45 @@ def _allocation_sites(explanation: Mapping[str, Any]) -> str:
 
 
 def _growing_types(explanation: Mapping[str, Any]) -> str:
-    types_ = _items(explanation.get("types"))
-    if not types_:
-        return ""
-    rows = (
-        f'<tr><td class="mono">{esc(t.get("type", "?"))}</td>'
-        f'<td class="num">+{esc(_amount(t.get("count_per_run"), "count"))}</td></tr>'
-        for t in types_
-    )
-    return "<h3>growing types</h3>" + _table(["type", _Num("objects per run")], rows)
+    columns = [("type", "type", _TEXT), ("objects per run", "count_per_run", "count")]
+    return _listing("growing types", _items(explanation.get("types")), columns)
 
 
 def _holders(explanation: Mapping[str, Any]) -> str:
-    holders = _items(explanation.get("holders"))
-    if not holders:
+    columns = [
+        ("container", "path", _TEXT),
+        ("entries per run", "growth_per_run", "count"),
+        ("example", "example", _NOTE),
+    ]
+    heading = "who keeps it alive (containers growing per run)"
+    return _listing(heading, _items(explanation.get("holders")), columns)
+
+
+_TEXT, _NOTE = "text", "note"
+"""The kinds of :func:`_listing`'s text columns: a missing value is ``?``, or nothing."""
+
+
+def _listing(
+    heading: str, items: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str, str]]
+) -> str:
+    """A heading over a table of ``items`` (nothing if none), a column per ``(header, key,
+    kind)``: kind :data:`_TEXT` or :data:`_NOTE`, or a unit for a growth per run."""
+    if not items:
         return ""
+    headers = [header if kind in (_TEXT, _NOTE) else _Num(header) for header, _, kind in columns]
     rows = (
-        f'<tr><td class="mono">{esc(h.get("path", "?"))}</td>'
-        f'<td class="num">+{esc(_amount(h.get("growth_per_run"), "count"))}</td>'
-        f'<td class="mono">{esc(h.get("example") or "")}</td></tr>'
-        for h in holders
+        "<tr>" + "".join(_cell(item, key, kind) for _, key, kind in columns) + "</tr>"
+        for item in items
     )
-    return "<h3>who keeps it alive (containers growing per run)</h3>" + _table(
-        ["container", _Num("entries per run"), "example"], rows
-    )
+    return f"<h3>{heading}</h3>" + _table(headers, rows)
+
+
+def _cell(item: Mapping[str, Any], key: str, kind: str) -> str:
+    if kind == _TEXT:
+        return f'<td class="mono">{esc(item.get(key, "?"))}</td>'
+    if kind == _NOTE:
+        return f'<td class="mono">{esc(item.get(key) or "")}</td>'
+    return f'<td class="num">+{esc(_amount(item.get(key), kind))}</td>'
 
 
 def _chain(explanation: Mapping[str, Any]) -> str:
@@ -879,17 +1048,12 @@ def _chain(explanation: Mapping[str, Any]) -> str:
 
 
 def _sizes(explanation: Mapping[str, Any]) -> str:
-    sizes = _items(explanation.get("sizes"))
-    if not sizes:
-        return ""
-    rows = (
-        f'<tr><td class="mono">{esc(t.get("type", "?"))}</td>'
-        f'<td class="num">+{esc(_amount(t.get("size_per_run"), "bytes"))}</td>'
-        f'<td class="num">+{esc(_amount(t.get("count_per_run"), "count"))}</td></tr>'
-        for t in sizes
-    )
-    headers = ["type", _Num("bytes per run"), _Num("objects per run")]
-    return "<h3>sizes by type (pympler)</h3>" + _table(headers, rows)
+    columns = [
+        ("type", "type", _TEXT),
+        ("bytes per run", "size_per_run", "bytes"),
+        ("objects per run", "count_per_run", "count"),
+    ]
+    return _listing("sizes by type (pympler)", _items(explanation.get("sizes")), columns)
 
 
 def _graph(explanation: Mapping[str, Any]) -> str:
