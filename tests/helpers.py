@@ -8,6 +8,7 @@ import functools
 import importlib.util
 import json
 import os
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,25 +181,56 @@ class SharedRuns:
 
     def get(self, pytester: pytest.Pytester, name: str, source: str, *args: str) -> LeakRun:
         """Run ``source`` as ``name.py`` with ``args``, unless it was run already."""
+        return self.get_suite(pytester, name, {name: source}, f"{name}.py", *args)
+
+    def get_suite(
+        self, pytester: pytest.Pytester, name: str, files: dict[str, str], *args: str
+    ) -> LeakRun:
+        """Write ``files`` (module name: source) and run ``args``, unless the run ``name``
+        was made already: one session for several cases that do not interfere."""
         if name in self.runs:
             return self.runs[name]
         if self.directory is None:
-            self.runs[name] = _run_file(pytester, name, source, *args)
+            self.runs[name] = _run_files(pytester, files, *args)
             return self.runs[name]
         saved = self.directory / f"{name}.json"
         with _locked(self.directory / f"{name}.lock"):
             if saved.exists():
                 run = LeakRun.from_dict(json.loads(saved.read_text()))
             else:
-                run = _run_file(pytester, name, source, *args)
+                run = _run_files(pytester, files, *args)
                 saved.write_text(json.dumps(run.to_dict()))
         self.runs[name] = run
         return run
 
 
-def _run_file(pytester: pytest.Pytester, name: str, source: str, *args: str) -> LeakRun:
-    pytester.makepyfile(**{name: source})
-    return run_leakguard(pytester, f"{name}.py", *args)
+def _run_files(pytester: pytest.Pytester, files: dict[str, str], *args: str) -> LeakRun:
+    pytester.makepyfile(**files)
+    return run_leakguard(pytester, *args)
+
+
+@dataclass
+class Outcomes:
+    """One test module's outcomes in a run's JUnit XML (``--junitxml``), as pytest counts
+    them in its summary line: a test whose teardown failed passed and has an error."""
+
+    passed: int = 0
+    errors: list[str] = field(default_factory=list)
+    """The text of each error (a setup or teardown that failed)."""
+
+
+def junit_outcomes(path: Path, module: str) -> Outcomes:
+    """The outcomes of the tests of ``module`` (``test_x`` for ``test_x.py``) in ``path``."""
+    outcomes = Outcomes()
+    for case in ET.parse(path).getroot().iter("testcase"):
+        if case.get("classname", "").split(".")[0] != module:
+            continue
+        errors = case.findall("error")
+        outcomes.errors += [f"{e.get('message')}\n{e.text}" for e in errors]
+        setup_failed = any("failed on setup" in str(e.get("message")) for e in errors)
+        if case.find("failure") is None and case.find("skipped") is None and not setup_failed:
+            outcomes.passed += 1
+    return outcomes
 
 
 def leak_entry(nodeid: str, sites: list[dict[str, object]]) -> dict[str, object]:

@@ -18,6 +18,9 @@ import time
 import pytest
 from helpers import LeakRun, describe, run_leakguard
 
+# Minutes of subprocess runs, and meant for a venv with the compat extra: .ci/run's compat step.
+pytestmark = pytest.mark.own_step("compat")
+
 SECTION = re.compile(r"^=+ leakguard =+$")
 WARMUP = 2
 """The default number of warm-up runs (the runs below use the default windows)."""

@@ -12,7 +12,7 @@ import gc
 import sys
 
 import pytest
-from helpers import COUNTER_BUILT, run_leakguard
+from helpers import COUNTER_BUILT, LeakRun, SharedRuns, junit_outcomes, run_leakguard
 
 from pytest_leakguard.settle import Freezer
 
@@ -148,10 +148,39 @@ CASES = [
 ]
 
 
+@pytest.fixture(scope="module")
+def shared_runs(tmp_path_factory: pytest.TempPathFactory) -> SharedRuns:
+    """The sessions that several cases share, each run once."""
+    return SharedRuns.for_session(tmp_path_factory)
+
+
+def _scoped_run(
+    pytester: pytest.Pytester, shared_runs: SharedRuns, scope: str, workers: tuple[str, ...]
+) -> LeakRun:
+    """One session for the cases, a module each: a session-scoped teardown runs at the
+    end of the session (after the last module), so that case has a session of its own."""
+    alone = scope == "session"
+    cases = [case for case in CASES if (case[0] == "session") == alone]
+    files = {
+        _scoped_module(each, phase, nth): SCOPED.format(scope=each, phase=phase, nth=nth)
+        for each, phase, nth, _ in cases
+    }
+    name = f"scoped-{'session' if alone else 'shared'}-{'xdist' if workers else 'serial'}"
+    paths = [f"{module}.py" for module in files]
+    return shared_runs.get_suite(
+        pytester, name, files, *paths, "--junitxml=junit.xml", *QUICK, *workers
+    )
+
+
+def _scoped_module(scope: str, phase: str, nth: int) -> str:
+    return f"test_{scope}_{phase}_{nth}"
+
+
 @pytest.mark.parametrize(("scope", "phase", "nth", "verdict"), CASES)
 @XDIST
 def test_fixtures_failing_in_any_scope_and_phase(
     pytester: pytest.Pytester,
+    shared_runs: SharedRuns,
     scope: str,
     phase: str,
     nth: int,
@@ -160,20 +189,23 @@ def test_fixtures_failing_in_any_scope_and_phase(
 ) -> None:
     """A failure in a re-run is the test's ``error`` verdict; a failing higher-scoped
     teardown is pytest's ERROR; the next test runs either way."""
-    pytester.makepyfile(test_scoped=SCOPED.format(scope=scope, phase=phase, nth=nth))
-    run = run_leakguard(pytester, *QUICK, *workers)
+    run = _scoped_run(pytester, shared_runs, scope, workers)
+    module = _scoped_module(scope, phase, nth)
     _no_crash(run.output(), run.result.ret)
-    assert run.entry("test_scoped.py::test_next")["verdict"] != "error", run.output()
-    entry = run.entry("test_scoped.py::TestIt::test_it")
+    assert run.entry(f"{module}.py::test_next")["verdict"] != "error", run.output()
+    entry = run.entry(f"{module}.py::TestIt::test_it")
+    outcomes = junit_outcomes(run.path / "junit.xml", module)
     if verdict is not None:
         assert entry["verdict"] == verdict, entry
         if verdict == "error":
             assert "failed" in entry["error"], entry
-        run.result.assert_outcomes(passed=2, errors=1 if nth == 1 else 0)
+        assert outcomes.passed == 2, run.output()
+        assert len(outcomes.errors) == (1 if nth == 1 else 0), run.output()
     else:
         assert entry["verdict"] in ("clean", "inconclusive"), entry
-        run.result.assert_outcomes(passed=2, errors=1)
-        assert f"{scope} teardown failed" in run.output()
+        assert outcomes.passed == 2, run.output()
+        assert len(outcomes.errors) == 1, run.output()
+        assert f"{scope} teardown failed" in outcomes.errors[0], outcomes.errors
 
 
 @XDIST

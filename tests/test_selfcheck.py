@@ -22,6 +22,9 @@ from typing import Any
 
 import pytest
 
+# Two sessions of 2,000 tests each, a minute or more of CPU per test: .ci/run's slow step.
+pytestmark = pytest.mark.own_step("slow")
+
 TESTS = 2000
 """Tests in the generated suite: half plain, half with a parametrized fixture."""
 

@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = ["pytester"]
+# Builds a venv of another Python version and compiles the counter there: .ci/run's slow step.
+pytestmark = pytest.mark.own_step("slow")
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFERRED = ((3, 12), (3, 13), (3, 10), (3, 11), (3, 9))

@@ -21,10 +21,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ["setup.py", "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "pytest_leakguard"]
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux") or platform.python_implementation() != "CPython",
-    reason="CC=/bin/false stands for a missing compiler with the Unix compiler of CPython",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux") or platform.python_implementation() != "CPython",
+        reason="CC=/bin/false stands for a missing compiler with the Unix compiler of CPython",
+    ),
+    # A pip build with build isolation (tens of seconds): .ci/run's slow step.
+    pytest.mark.own_step("slow"),
+]
 
 
 def test_a_build_without_a_compiler_warns_and_installs_without_the_counter(
