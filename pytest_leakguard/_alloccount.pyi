@@ -14,3 +14,6 @@ def blocks() -> int:
 
 def is_counting() -> bool:
     """Whether start() was called and stop() was not."""
+
+def fill_malloc_cache(bins: int, count: int) -> None:
+    """Take and free ``count`` blocks of each of ``bins`` sizes (24, 40... bytes)."""
