@@ -23,7 +23,8 @@ import pytest
 from . import compat
 from .attribution import Observer
 from .compat import call_and_report, forget_request
-from .config import RSS_FLOOR, Settings
+from .config import FLOORS as PROBE_FLOORS
+from .config import Settings
 from .control import growth_without_tracing, needs_control, tracemalloc_own
 from .explain import Explainer, graph_name
 from .held import held_reports
@@ -48,8 +49,8 @@ from .verdict import (
     is_quiet,
 )
 
-FLOORS = {"rss": float(RSS_FLOOR)}
-"""Resolution of probes whose small moves are noise (see :data:`config.RSS_FLOOR`)."""
+FLOORS = {name: float(floor) for name, floor in PROBE_FLOORS.items()}
+"""Resolution of probes whose small moves are noise (see :data:`config.FLOORS`)."""
 
 EXPLAIN_RUNS = 3
 """Extra runs of a leaking test between the two observations of the deep probes."""
