@@ -109,6 +109,30 @@ def test_header_names_the_source(native_run: LeakRun) -> None:
     assert "budget 0 B/run (rss 64.0 KiB/run, malloc 128 B/run)" in header[0]
 
 
+NUMPY = """\
+import numpy as np
+
+BUFFER = np.empty(0)
+
+
+def test_buffer_grows():
+    # A scratch buffer that only ever grows: 200,000 more float64 (1.6 MB) a run. numpy
+    # reports its data to tracemalloc only, and RSS does not see pages never written.
+    global BUFFER
+    BUFFER = np.empty(BUFFER.size + 200_000)
+"""
+
+
+@needs_glibc
+def test_numpy_array_data_growing_is_a_leak(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("numpy")
+    pytester.makepyfile(test_numpy_buffer=NUMPY)
+    run = run_leakguard(pytester, "test_numpy_buffer.py")
+    entry = _malloc_leak(run, "test_numpy_buffer.py::test_buffer_grows")
+    assert entry["growth_per_run"]["malloc"] == pytest.approx(1_600_000, rel=0.01)
+    assert entry["trend"]["heap"] == "flat"  # the allocation counter does not see it
+
+
 NO_SOURCE = """
 from pytest_leakguard.probes import c_heap
 
