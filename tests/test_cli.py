@@ -413,12 +413,12 @@ def test_command_line_over_ini_over_default(
     for key, value in expected.items():
         assert settings[key] == value, key
     (header,) = header_lines(result)
+    labels = {"heap": f"heap ({HEAP_ENGINE})", "malloc": f"malloc ({c_heap.source().label})"}
+    probes = ", ".join(labels.get(name, name) for name in settings["probes"])
     assert header.startswith(
         f"leakguard: checking every test: {settings['warmup']} warm-up"
         f" + {settings['runs']} to {settings['max_runs']} measured runs,"
-        f" budget {settings['budget']}, probes {', '.join(settings['probes'])}".replace(
-            "heap", f"heap ({HEAP_ENGINE})"
-        ).replace("malloc", f"malloc ({c_heap.source().label})")
+        f" budget {settings['budget']}, probes {probes}"
     )
     assert header.endswith(", strict") == settings["strict"]
 
