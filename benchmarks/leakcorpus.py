@@ -242,6 +242,16 @@ CASES = (
         "+361 B traced, +3 objects / +1 B, 0",
         python="3.12",
     ),
+    Case(
+        "numpy-roots-flat",
+        "numpy",
+        "2.4.0",
+        "2.4.1",
+        "C buffer",
+        "https://github.com/numpy/numpy/issues/30547",
+        "test_numpy_roots_flat.py",
+        "+3.1 KB malloc, +2.8 KB traced (numpy's own report) / +33 B malloc, 0",
+    ),
 )
 """The corpus; each case verified by a standalone loop (docs/real-world.md)."""
 

@@ -475,6 +475,36 @@ alloccount_is_counting(PyObject *module, PyObject *unused)
     return PyBool_FromLong(counting);
 }
 
+/* Take `count` blocks of each of `bins` sizes (24, 40, ... bytes: glibc's tcache
+ * bins) and free them: each bin of the calling thread's cache of freed chunks is
+ * then full, whatever it held (see pytest_leakguard/probes/c_heap.py).  The
+ * pointers go through volatile storage, so the compiler keeps the calls. */
+#define FILL_MAX 64
+
+static PyObject *
+alloccount_fill_malloc_cache(PyObject *module, PyObject *args)
+{
+    Py_ssize_t bins, count, bin, i;
+    void *volatile taken[FILL_MAX];
+
+    if (!PyArg_ParseTuple(args, "nn:fill_malloc_cache", &bins, &count)) {
+        return NULL;
+    }
+    if (bins < 0 || bins > FILL_MAX || count < 0 || count > FILL_MAX) {
+        PyErr_SetString(PyExc_ValueError, "bins and count must be in 0..64");
+        return NULL;
+    }
+    for (bin = 0; bin < bins; bin++) {
+        for (i = 0; i < count; i++) {
+            taken[i] = malloc((size_t)(16 * bin + 24));
+        }
+        for (i = 0; i < count; i++) {
+            free(taken[i]);
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"start", alloccount_start, METH_NOARGS,
      "start()\n--\n\nHook Python's allocators (once) and count from zero."},
@@ -496,6 +526,8 @@ static PyMethodDef methods[] = {
      "or shrink a sparse table."},
     {"table_slots", alloccount_table_slots, METH_NOARGS,
      "table_slots()\n--\n\nThe size of the table of live blocks, in slots (0: not counting)."},
+    {"fill_malloc_cache", alloccount_fill_malloc_cache, METH_VARARGS,
+     "fill_malloc_cache(bins, count)\n--\n\nTake and free count blocks of bins sizes."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -19,7 +19,8 @@ from typing import Any
 from .tracing import Tracing
 from .verdict import FLAT, GROWING, ProbeTrend, assess
 
-COUNT_PROBES = ("blocks", "objects")
+COUNT_PROBES = ("blocks", "objects", "malloc")
+"""Sampled with tracing off (``malloc``: tracemalloc's own tables come from the C heap)."""
 
 
 def needs_control(offending: Sequence[ProbeTrend]) -> bool:
@@ -29,7 +30,7 @@ def needs_control(offending: Sequence[ProbeTrend]) -> bool:
     return (
         tracemalloc.is_tracing()
         and "blocks" in names
-        and names <= {"blocks", "objects", "heap"}
+        and names <= {"blocks", "objects", "heap", "malloc"}
         and all(t.trend == GROWING for t in offending)
     )
 

@@ -85,14 +85,16 @@ def unavailable() -> str | None:
 
 
 def rss_only(trends: Iterable[Any]) -> bool:
-    """Whether RSS grows while the Python heap does not: a native leak.
+    """Whether RSS or the C heap (``malloc``) grows while the Python heap does not: a
+    native leak.
 
     ``trends`` are :class:`~pytest_leakguard.verdict.ProbeTrend`; a heap probe
     that was not sampled counts as flat.
     """
     by_probe = {t.probe: t.trend for t in trends}
     heap = [by_probe.get(name) for name in ("heap", "blocks")]
-    return by_probe.get("rss") == "growing" and "growing" not in heap
+    native = [by_probe.get(name) for name in ("rss", "malloc")]
+    return "growing" in native and "growing" not in heap
 
 
 class NativeExplainer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import sys
@@ -12,7 +13,7 @@ import pytest
 
 from . import __version__, baseline, compat, files, retry
 from .config import MARKER_HELP, OPTIONS, Settings, load_settings, settings_for_item
-from .probes import BUILTIN_PROBES, ProbeFactory
+from .probes import BUILTIN_PROBES, ProbeFactory, c_heap
 from .probes.memory import counter_installed, heap_engine, stop_session_counting
 from .report import github
 from .report.terminal import LeakRepr, cwd_relative, summary_lines
@@ -145,7 +146,8 @@ class LeakGuard:
         if not self.settings.enabled:
             return None
         s = self.settings
-        probes = [f"heap ({heap_engine()})" if p == "heap" else p for p in s.probes]
+        self.settings = s = readable(s)
+        probes = [_probe_label(p) for p in s.probes]
         lines = [
             f"leakguard: checking every test: {s.warmup} warm-up + {s.runs} to {s.max_runs}"
             f" measured runs, budget {s.budget.describe(self.units)}, probes {', '.join(probes)}"
@@ -153,6 +155,11 @@ class LeakGuard:
         ]
         if "heap" in s.probes and not counter_installed():
             lines.append(missing_counter())
+        if c_heap.source().read is None:
+            lines.append(
+                f"leakguard: no malloc probe ({c_heap.source().label}): native leaks are seen"
+                " by rss only, above its floor per run"
+            )
         return lines
 
     @pytest.hookimpl(wrapper=True)
@@ -180,6 +187,7 @@ class LeakGuard:
             markers = list(item.iter_markers("leakguard"))
             if not markers and not self.settings.enabled:
                 continue
+            self.settings = readable(self.settings)
             settings = settings_for_item(self.settings, reversed(markers), item.nodeid, self.units)
             if settings.enabled:
                 item.stash[ITEM_SETTINGS] = settings
@@ -311,6 +319,22 @@ def _shared(kept: Kept, item: Any) -> Any:
 def _showing_setup(config: pytest.Config) -> bool:
     # --setup-show/--setup-only/--setup-plan print each setup: re-runs would repeat them.
     return any(config.getoption(name, False) for name in ("setupshow", "setuponly", "setupplan"))
+
+
+def _probe_label(name: str) -> str:
+    """A probe in the report header, with what it reads for the heap probes."""
+    if name == "heap":
+        return f"heap ({heap_engine()})"
+    return f"malloc ({c_heap.source().label})" if name == "malloc" else name
+
+
+def readable(settings: Settings) -> Settings:
+    """The settings without the ``malloc`` probe where the C heap cannot be read (the
+    report header says so): a probe that fails at every start would fail every test."""
+    if "malloc" not in settings.probes or c_heap.source().read is not None:
+        return settings
+    probes = tuple(name for name in settings.probes if name != "malloc")
+    return dataclasses.replace(settings, probes=probes)
 
 
 def missing_counter() -> str:

@@ -21,7 +21,8 @@ import pytest
 
 from . import compat
 from .compat import call_and_report, forget_request
-from .config import RSS_FLOOR, Settings
+from .config import FLOORS as PROBE_FLOORS
+from .config import Settings
 from .deep import Findings, explain_leak, held_growth, rose_only
 from .held import held_reports
 from .probes import Probe, ProbeFactory
@@ -43,8 +44,8 @@ from .verdict import (
     is_quiet,
 )
 
-FLOORS = {"rss": float(RSS_FLOOR)}
-"""Resolution of probes whose small moves are noise (see :data:`config.RSS_FLOOR`)."""
+FLOORS = {name: float(floor) for name, floor in PROBE_FLOORS.items()}
+"""Resolution of probes whose small moves are noise (see :data:`config.FLOORS`)."""
 
 
 @dataclass

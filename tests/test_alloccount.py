@@ -275,7 +275,9 @@ def test_heap_probe_finds_a_4_byte_leak_with_either_engine(
     )
     report = json.loads((pytester.path / "report.json").read_text())
     entries = {e["nodeid"]: e for e in report["tests"]}
-    result.stdout.fnmatch_lines([f"leakguard: *probes blocks, objects, heap ({engine}), rss*"])
+    result.stdout.fnmatch_lines(
+        [f"leakguard: *probes blocks, objects, heap ({engine}), malloc (*), rss*"]
+    )
     slow = entries["test_slow.py::test_slow"]
     assert slow["verdict"] == "leak", slow
     assert slow["trend"]["blocks"] == "flat", slow

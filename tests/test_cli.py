@@ -17,6 +17,7 @@ import pytest
 from helpers import COUNTER_BUILT, HEAP_ENGINE, NO_COUNTER
 
 from pytest_leakguard.config import MARKER_KWARGS, OPTIONS
+from pytest_leakguard.probes import c_heap
 
 FLAGS = {option.name: option.flag for option in OPTIONS}
 INI_KEYS = {option.name: option.ini_key for option in OPTIONS}
@@ -395,7 +396,7 @@ PRECEDENCE = [
     pytest.param(
         {"leakguard_probes": "rss"},
         ["--leakguard-probes=-heap,-rss"],
-        {"probes": ["blocks", "objects", "fds", "threads", "tasks", "processes"]},
+        {"probes": ["blocks", "objects", "malloc", "fds", "threads", "tasks", "processes"]},
         id="probes-left-out",
     ),
     pytest.param({"leakguard_strict": "true"}, [], {"strict": True}, id="strict-ini"),
@@ -417,12 +418,12 @@ def test_command_line_over_ini_over_default(
     for key, value in expected.items():
         assert settings[key] == value, key
     (header,) = header_lines(result)
+    labels = {"heap": f"heap ({HEAP_ENGINE})", "malloc": f"malloc ({c_heap.source().label})"}
+    probes = ", ".join(labels.get(name, name) for name in settings["probes"])
     assert header.startswith(
         f"leakguard: checking every test: {settings['warmup']} warm-up"
         f" + {settings['runs']} to {settings['max_runs']} measured runs,"
-        f" budget {settings['budget']}, probes {', '.join(settings['probes'])}".replace(
-            "heap", f"heap ({HEAP_ENGINE})"
-        )
+        f" budget {settings['budget']}, probes {probes}"
     )
     assert header.endswith(", strict") == settings["strict"]
 

@@ -376,6 +376,9 @@ def _trend(probe: str, trend: str) -> ProbeTrend:
         ({"rss": "growing", "heap": "flat", "blocks": "growing"}, False),
         ({"rss": "noisy", "heap": "flat"}, False),
         ({"heap": "growing"}, False),
+        ({"malloc": "growing", "heap": "flat", "rss": "flat"}, True),
+        ({"malloc": "growing", "heap": "growing"}, False),
+        ({"malloc": "noisy", "heap": "flat"}, False),
     ],
 )
 def test_rss_only(trends: dict[str, str], expected: bool) -> None:

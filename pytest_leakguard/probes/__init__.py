@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Protocol, runtime_checkable
 
+from .c_heap import MallocProbe
 from .memory import BlocksProbe, HeapProbe, ObjectsProbe, RssProbe
 from .resources import FdsProbe, ProcessesProbe, TasksProbe, ThreadsProbe
 
@@ -38,6 +39,7 @@ BUILTIN_PROBES: dict[str, ProbeFactory] = {
     "blocks": BlocksProbe,
     "objects": ObjectsProbe,
     "heap": HeapProbe,
+    "malloc": MallocProbe,
     "rss": RssProbe,
     "fds": FdsProbe,
     "threads": ThreadsProbe,
@@ -52,6 +54,7 @@ __all__ = [
     "BlocksProbe",
     "FdsProbe",
     "HeapProbe",
+    "MallocProbe",
     "ObjectsProbe",
     "Probe",
     "ProbeFactory",

@@ -195,10 +195,28 @@ def _session() -> object:
     return _SESSIONS[-1] if _SESSIONS else None
 
 
-def _traced() -> int:
-    if not tracemalloc.is_tracing():
-        raise RuntimeError("tracemalloc was stopped while the heap probe counted with it")
-    return tracemalloc.get_traced_memory()[0]
+class _Traced:
+    """``tracemalloc``'s traced bytes, refused once its count started again from 0.
+
+    A test that stops ``tracemalloc`` and starts it again, or clears its traces,
+    leaves a count of what was allocated since: a leak there would read flat.  A
+    block allocated at the start is traced until then: when it is not, the count
+    is refused (that test's ``error``), and the next test starts counting afresh.
+    """
+
+    def __init__(self) -> None:
+        self._sentinel = bytearray(1)
+
+    def __call__(self) -> int:
+        if not tracemalloc.is_tracing():
+            raise RuntimeError("tracemalloc was stopped while the heap probe counted with it")
+        if tracemalloc.get_object_traceback(self._sentinel) is None:
+            raise RuntimeError(
+                "tracemalloc was restarted or its traces cleared while the heap probe counted"
+                " with it (tracemalloc.stop() and start(), or clear_traces()): its count"
+                " started again from 0"
+            )
+        return tracemalloc.get_traced_memory()[0]
 
 
 def _start_engine() -> _Engine:
@@ -206,9 +224,9 @@ def _start_engine() -> _Engine:
     if counter is not None:
         return _Engine("allocation counter", counter.current, lambda: None)
     if tracemalloc.is_tracing():  # someone else's: leave it to them
-        return _Engine("tracemalloc", _traced, lambda: None)
+        return _Engine("tracemalloc", _Traced(), lambda: None)
     tracemalloc.start(1)
-    return _Engine("tracemalloc", _traced, tracemalloc.stop)
+    return _Engine("tracemalloc", _Traced(), tracemalloc.stop)
 
 
 def _start_counter() -> Any:

@@ -45,16 +45,26 @@ def _with_grace(count: Callable[[], int], baseline: int) -> int:
     return value
 
 
-class FdsProbe:
-    """Open file descriptors of the process (files, sockets, pipes)."""
+class _SinceStart:
+    """A resource probe that remembers what was there at :meth:`start`, to describe what
+    is new; ``ignore`` holds the patterns of what it does not count."""
 
-    name = "fds"
     unit = "resources"
 
     def __init__(self) -> None:
         self._before: set[int] = set()
         self.ignore: Sequence[str] = ()
-        """Patterns of descriptor targets not counted (``/dev/shm/*``, ``socket:*``)."""
+
+    def stop(self) -> None:
+        """Forget the starting set."""
+        self._before = set()
+
+
+class FdsProbe(_SinceStart):
+    """Open file descriptors of the process (files, sockets, pipes); ``ignore``: patterns
+    of descriptor targets not counted (``/dev/shm/*``, ``socket:*``)."""
+
+    name = "fds"
 
     def start(self) -> None:
         """Remember which descriptors were open, to describe the new ones."""
@@ -66,10 +76,6 @@ class FdsProbe:
         if not self.ignore:
             return len(fds)
         return sum(1 for fd in fds if not _ignored(_target(fd), self.ignore))
-
-    def stop(self) -> None:
-        """Forget the starting set."""
-        self._before = set()
 
     def explain(self) -> list[str]:
         """Describe the descriptors opened since :meth:`start` and still open."""
@@ -192,16 +198,11 @@ def _pending_tasks() -> Iterable[Any]:
     return found
 
 
-class TasksProbe:
-    """asyncio tasks that are not done, in any event loop (running or not)."""
+class TasksProbe(_SinceStart):
+    """asyncio tasks that are not done, in any event loop (running or not); ``ignore``:
+    patterns of coroutine names not counted (``*.heartbeat``)."""
 
     name = "tasks"
-    unit = "resources"
-
-    def __init__(self) -> None:
-        self._before: set[int] = set()
-        self.ignore: Sequence[str] = ()
-        """Patterns of coroutine names not counted (``*.heartbeat``)."""
 
     def _tasks(self) -> list[Any]:
         return [
@@ -217,10 +218,6 @@ class TasksProbe:
     def sample(self) -> int:
         """Return the number of pending tasks."""
         return len(self._tasks())
-
-    def stop(self) -> None:
-        """Forget the starting set."""
-        self._before = set()
 
     def explain(self) -> list[str]:
         """Coroutine and suspension point of each task created since :meth:`start`."""
