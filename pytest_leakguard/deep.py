@@ -212,10 +212,11 @@ def _bounded_filling(explanation: Mapping[str, Any], decision: Decision) -> str 
 
 
 def _python_heap_only(decision: Decision) -> bool:
-    """Whether what grew is the Python heap (``heap``, ``blocks``, ``objects``; ``rss`` beside)."""
+    """Whether what grew is the Python heap (``heap``, ``blocks``, ``objects``; ``rss`` and
+    ``malloc`` beside: Python's blocks over 512 bytes come from the C heap)."""
     growing = {t.probe for t in decision.trends if t.decisive and t.trend == GROWING}
     python = set(MEMORY_PROBES)
-    return bool(growing & python) and growing - {"rss"} <= python
+    return bool(growing & python) and growing - {"rss", "malloc"} <= python
 
 
 HELD_RUNS = 3
