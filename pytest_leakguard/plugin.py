@@ -145,8 +145,7 @@ class LeakGuard:
     def pytest_report_header(self, config: pytest.Config) -> list[str] | None:
         if not self.settings.enabled:
             return None
-        s = self.settings
-        self.settings = s = readable(s)
+        s = self._readable()
         probes = [_probe_label(p) for p in s.probes]
         lines = [
             f"leakguard: checking every test: {s.warmup} warm-up + {s.runs} to {s.max_runs}"
@@ -161,6 +160,12 @@ class LeakGuard:
                 " by rss only, above its floor per run"
             )
         return lines
+
+    def _readable(self) -> Settings:
+        """Drop the ``malloc`` probe where the C heap cannot be read (see :func:`readable`);
+        the reports' settings say what was checked."""
+        self.settings = self.outputs.settings = readable(self.settings)
+        return self.settings
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Any:
@@ -187,7 +192,7 @@ class LeakGuard:
             markers = list(item.iter_markers("leakguard"))
             if not markers and not self.settings.enabled:
                 continue
-            self.settings = readable(self.settings)
+            self._readable()
             settings = settings_for_item(self.settings, reversed(markers), item.nodeid, self.units)
             if settings.enabled:
                 item.stash[ITEM_SETTINGS] = settings

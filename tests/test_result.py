@@ -593,8 +593,8 @@ def test_the_html_report_shows_compact_clean_tests() -> None:
     assert "1 leaked, 1 clean" in page
     # A clean test is one line (its details are the leaks' only); the leak's probe table is
     # in the report's units.
-    assert page.count('<td class="mono">heap</td>') == 1
-    assert '<td class="mono">rss</td>' in page
+    assert page.count('<td class="mono">heap &#9664;</td>') == 1
+    assert '<td class="mono">rss</td><td class="trend-flat">flat</td>' in page
 
 
 @pytest.mark.parametrize(
