@@ -151,6 +151,27 @@ class Decision:
 
     status: str
     trends: tuple[ProbeTrend, ...]
+    reason: str = ""
+    """Why, when the confirmation stage decided (see :func:`decide`)."""
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The confirmation stage's budget: how long a test still growing at ``max_runs`` runs on.
+
+    ``runs``: measured runs at most (at or below ``max_runs``: no confirmation);
+    ``out_of_time``: whether its time is spent (the runner's clock, so that this stays pure).
+    """
+
+    runs: int
+    out_of_time: bool = False
+    seconds: float | None = None
+    """The time budget, for the reason only."""
+
+
+CONFIRM_BYTES = 64 * 1024 * 1024
+"""Growth of a byte probe over the window that confirms a leak before the budget is spent:
+a test that kept this much more alive by re-running has shown what it costs."""
 
 
 def decide(
@@ -161,27 +182,28 @@ def decide(
     min_runs: int,
     max_runs: int,
     floors: Mapping[str, float] | None = None,
+    confirmation: Confirmation | None = None,
 ) -> Decision:
     """Judge the windows of all probes after ``len(window) - 1`` measured runs.
 
     * fewer than ``min_runs`` runs, or fewer than :data:`MIN_MOVING_RUNS` (and
       ``max_runs``) when a decisive probe moved at all (see :func:`is_quiet`):
       :data:`CONTINUE`;
-    * every decisive probe flat: :data:`CLEAN` (early stop);
+    * every decisive probe flat: :data:`CLEAN` (early stop); after ``max_runs``,
+      with the reason (growth that stopped or fell back is bounded);
     * a decisive probe growing or noisy before ``max_runs``: :data:`CONTINUE`
       (a bounded cache that is still filling looks like a leak until it is full);
-    * at ``max_runs``: :data:`LEAK` if a decisive probe grows (a count probe only
+    * from ``max_runs`` on, the confirmation stage, while ``confirmation`` allows
+      (``confirmation``: runs left, time left; and no byte probe grown by
+      :data:`CONFIRM_BYTES`):
+      :data:`CONTINUE`;
+    * at the end: :data:`LEAK` if a decisive probe grows (a count probe only
       when no exact byte probe is judged, see :func:`counts_decide`), else
       :data:`INCONCLUSIVE`.
     """
+    floors = floors or {}
     trends = tuple(
-        assess(
-            name,
-            window,
-            thresholds.get(name),
-            units.get(name, "count"),
-            (floors or {}).get(name, 0.0),
-        )
+        assess(name, window, thresholds.get(name), units.get(name, "count"), floors.get(name, 0.0))
         for name, window in windows.items()
     )
     runs = min((t.runs for t in trends), default=0)
@@ -191,14 +213,59 @@ def decide(
     ):
         return Decision(CONTINUE, trends)
     if all(t.trend == FLAT for t in decisive):
-        return Decision(CLEAN, trends)
+        reason = bounded_reason(windows, decisive) if runs > max_runs else ""
+        return Decision(CLEAN, trends, reason)
     if runs < max_runs:
         return Decision(CONTINUE, trends)
+    spent = _spent(confirmation or Confirmation(max_runs), runs, trends)
+    if spent is None:
+        return Decision(CONTINUE, trends)
     growing = [t for t in decisive if t.trend == GROWING]
-    counts = counts_decide(decisive, floors or {})
+    counts = counts_decide(decisive, floors)
     if any(t.unit != "count" or counts for t in growing):
-        return Decision(LEAK, trends)
+        return Decision(LEAK, trends, _leak_reason(runs, max_runs, spent))
     return Decision(INCONCLUSIVE, trends)
+
+
+def _spent(budget: Confirmation, runs: int, trends: Sequence[ProbeTrend]) -> str | None:
+    """Which part of the confirmation's budget is spent (``None``: none, run on)."""
+    if runs >= budget.runs:
+        return f"{budget.runs} runs"
+    if budget.out_of_time:
+        return f"{budget.seconds:g} s" if budget.seconds is not None else "its time"
+    for trend in trends:
+        grown = trend.growth_per_run * trend.runs
+        if trend.decisive and trend.unit == "bytes" and grown >= CONFIRM_BYTES:
+            return f"{trend.probe} grew by {format_amount(grown, 'bytes')}"
+    return None
+
+
+def _leak_reason(runs: int, max_runs: int, spent: str) -> str:
+    if runs <= max_runs:
+        return ""  # no confirmation stage: the window's verdict, as it always was
+    return (
+        f"still growing after {runs} runs, when the confirmation's budget ran out ({spent}):"
+        " growth that lasts that long is a leak"
+    )
+
+
+def bounded_reason(windows: Mapping[str, Sequence[float]], decisive: Sequence[ProbeTrend]) -> str:
+    """Why growth seen at ``max_runs`` is bounded: when it stopped, and whether it fell back.
+
+    The run of the last new high of the probe that grew longest: a plateau stays there,
+    a sawtooth (a container purged when it passes a size) falls back below it.
+    """
+    peak_run, fell = 0, False
+    for trend in decisive:
+        window = windows[trend.probe]
+        peak = max(window)
+        rise = peak - window[0]
+        at = list(window).index(peak)
+        if rise > (trend.threshold or 0.0) and at > peak_run:
+            peak_run = at
+            fell = window[-1] - window[0] < rise / 2
+    shape = "it fell back (a sawtooth)" if fell else "a plateau"
+    return f"growth stopped after {peak_run} runs: bounded, {shape}"
 
 
 def counts_decide(decisive: Sequence[ProbeTrend], floors: Mapping[str, float]) -> bool:
