@@ -190,7 +190,8 @@ def decide(
       ``max_runs``) when a decisive probe moved at all (see :func:`is_quiet`):
       :data:`CONTINUE`;
     * every decisive probe flat: :data:`CLEAN` (early stop); after ``max_runs``,
-      with the reason (growth that stopped or fell back is bounded);
+      with the reason (growth that stopped, or fell back to where it began, is
+      bounded; one that fell back short of it runs on, see :func:`growth_shape`);
     * a decisive probe growing or noisy before ``max_runs``: :data:`CONTINUE`
       (a bounded cache that is still filling looks like a leak until it is full);
     * from ``max_runs`` on, the confirmation stage, while ``confirmation`` allows
@@ -212,12 +213,13 @@ def decide(
         runs < min(MIN_MOVING_RUNS, max_runs) and not is_quiet(windows, thresholds, floors)
     ):
         return Decision(CONTINUE, trends)
-    if all(t.trend == FLAT for t in decisive):
-        reason = bounded_reason(windows, decisive) if runs > max_runs else ""
-        return Decision(CLEAN, trends, reason)
-    if runs < max_runs:
+    if runs < max_runs and not all(t.trend == FLAT for t in decisive):
         return Decision(CONTINUE, trends)
-    spent = _spent(confirmation or Confirmation(max_runs), runs, trends)
+    spent = (
+        _spent(confirmation or Confirmation(max_runs), runs, trends) if runs >= max_runs else None
+    )
+    if all(t.trend == FLAT for t in decisive):
+        return _flat(windows, trends, confirming=runs > max_runs, spent=spent is not None)
     if spent is None:
         return Decision(CONTINUE, trends)
     growing = [t for t in decisive if t.trend == GROWING]
@@ -225,6 +227,36 @@ def decide(
     if any(t.unit != "count" or counts for t in growing):
         return Decision(LEAK, trends, _leak_reason(runs, max_runs, spent))
     return Decision(INCONCLUSIVE, trends)
+
+
+def _flat(
+    windows: Mapping[str, Sequence[float]],
+    trends: tuple[ProbeTrend, ...],
+    *,
+    confirming: bool,
+    spent: bool,
+) -> Decision:
+    """Every decisive probe's tail is flat: clean, unless a confirmed one fell short.
+
+    In the confirmation stage, a probe that fell back but kept much of its rise (see
+    :func:`growth_shape`) is a leak under a sawtooth until shown otherwise: it runs on,
+    and is a leak when the budget is spent with it still short.
+    """
+    if not confirming:
+        return Decision(CLEAN, trends)
+    shapes = {
+        t.probe: growth_shape(windows[t.probe], t.threshold or 0.0) for t in trends if t.decisive
+    }
+    if all(shape != SHORT for _, shape in shapes.values()):
+        return Decision(CLEAN, trends, bounded_reason(shapes))
+    if not spent:
+        return Decision(CONTINUE, trends)
+    short = ", ".join(name for name, (_, shape) in shapes.items() if shape == SHORT)
+    reason = (
+        f"{short} fell back after growing but stayed well above where it began, until the"
+        " confirmation's budget ran out: a leak on top of a sawtooth"
+    )
+    return Decision(LEAK, trends, reason)
 
 
 def _spent(budget: Confirmation, runs: int, trends: Sequence[ProbeTrend]) -> str | None:
@@ -249,22 +281,37 @@ def _leak_reason(runs: int, max_runs: int, spent: str) -> str:
     )
 
 
-def bounded_reason(windows: Mapping[str, Sequence[float]], decisive: Sequence[ProbeTrend]) -> str:
-    """Why growth seen at ``max_runs`` is bounded: when it stopped, and whether it fell back.
+PLATEAU = "a plateau"
+SAWTOOTH = "it fell back (a sawtooth)"
+SHORT = "fell short"
+"""The shapes of growth that stopped (see :func:`growth_shape`)."""
 
-    The run of the last new high of the probe that grew longest: a plateau stays there,
-    a sawtooth (a container purged when it passes a size) falls back below it.
+
+def growth_shape(window: Sequence[float], threshold: float) -> tuple[int, str]:
+    """The run at which a window whose tail is flat peaked, and the shape of what followed.
+
+    * :data:`PLATEAU`: it never fell by more than a quarter of its rise after the peak;
+    * :data:`SAWTOOTH`: it fell back to within a tenth of its rise of where the window
+      began (a container purged when it passes a size): nothing was kept;
+    * :data:`SHORT`: it fell back, but kept more, as a leak on top of a sawtooth does.
     """
-    peak_run, fell = 0, False
-    for trend in decisive:
-        window = windows[trend.probe]
-        peak = max(window)
-        rise = peak - window[0]
-        at = list(window).index(peak)
-        if rise > (trend.threshold or 0.0) and at > peak_run:
-            peak_run = at
-            fell = window[-1] - window[0] < rise / 2
-    shape = "it fell back (a sawtooth)" if fell else "a plateau"
+    peak = max(window)
+    rise = peak - window[0]
+    if rise <= threshold:
+        return 0, PLATEAU
+    at = list(window).index(peak)
+    low = min(window[at:])
+    if peak - low <= max(threshold, rise / 4):
+        return at, PLATEAU
+    if low - window[0] <= max(threshold, rise / 10):
+        return at, SAWTOOTH
+    return at, SHORT
+
+
+def bounded_reason(shapes: Mapping[str, tuple[int, str]]) -> str:
+    """Why growth seen at ``max_runs`` is bounded: when it stopped (the probe that grew
+    longest), and whether it fell back."""
+    peak_run, shape = max(shapes.values(), default=(0, PLATEAU))
     return f"growth stopped after {peak_run} runs: bounded, {shape}"
 
 
