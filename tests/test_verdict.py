@@ -426,6 +426,7 @@ def test_confirm_bounded_cache_still_filling_at_max_runs_with_a_late_resize_is_c
     steps[18] = 587  # the cache's table resized in the last runs of the window
     status, runs, reason = confirm(cumulative(steps + [0] * 272))
     assert status == CLEAN
+    assert 28 < runs <= 2 * 28
     assert reason == "growth stopped after 28 runs: bounded, a plateau"
     # Without a confirmation stage it was a leak.
     assert judge(cumulative(steps + [0] * 272)) == (LEAK, 20)
