@@ -313,8 +313,9 @@ class Measurement:
         self.series = _Series(settings.probes, 1 + settings.warmup + settings.max_runs)
         self.last_run = max(settings.max_runs, settings.confirm_runs)
         """The most measured runs: the confirmation's budget (none when not above max_runs)."""
-        self.confirming_since: float | None = None
-        """When the confirmation stage began (``time.perf_counter()``)."""
+        self.confirming_since = array("d", [0.0])
+        """When the confirmation stage began (``time.perf_counter()``; 0: not yet): an array,
+        so that setting it keeps no new object alive between two samples."""
         self.sections = compat.report_sections(item)
         self.kept_sections = len(self.sections) if self.sections is not None else 0
         self.kept_properties = len(item.user_properties)
@@ -358,8 +359,8 @@ class Measurement:
     def _judge(self) -> Decision:
         settings, series = self.settings, self.series
         start = min(settings.warmup, series.count - 2) if series.count >= 2 else 0
-        since = self.confirming_since
-        out_of_time = since is not None and time.perf_counter() - since >= settings.confirm_seconds
+        since = self.confirming_since[0]
+        out_of_time = since > 0 and time.perf_counter() - since >= settings.confirm_seconds
         return decide(
             series.windows(start),
             self.thresholds,
@@ -387,16 +388,21 @@ class Measurement:
     def _confirm(self) -> None:
         """Enter the confirmation stage: start its clock, make room for its runs.
 
-        The probes are read just before and just after the arrays grow (nothing runs
-        in between): what the arrays took is subtracted from every later sample.
+        The last sample is taken again, the same way, once the arrays have grown (no
+        run in between): the difference is what the arrays took, subtracted from every
+        later sample; the first reading stays.
         """
-        self.confirming_since = time.perf_counter()
+        self.confirming_since[0] = time.perf_counter()
         series, readings = self.series, self.series.readings
-        for number, probe in enumerate(self.probes):
-            readings[number] = _probe_call(probe, "sample")
+        last = series.count - 1
+        for number, name in enumerate(series.names):
+            readings[number] = series.values[name][last]
         series.grow(1 + self.settings.warmup + self.last_run)
-        for number, probe in enumerate(self.probes):
-            series.offsets[number] += readings[number] - _probe_call(probe, "sample")
+        series.count = last
+        self._sample()
+        for number, name in enumerate(series.names):
+            series.offsets[number] += readings[number] - series.values[name][last]
+            series.values[name][last] = readings[number]
 
     def _run_once(self) -> Verdict | None:
         """Run the test once more, dropping what the run left in its report."""
@@ -424,7 +430,7 @@ class Measurement:
             if self.decision.status != CONTINUE:
                 break
             self.decision = None  # not kept alive into the next sample
-            if self.series.count == self.series.capacity and self.confirming_since is None:
+            if self.series.count == self.series.capacity and not self.confirming_since[0]:
                 self._confirm()
 
     def _judgeable(self) -> bool:

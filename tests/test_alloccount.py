@@ -231,9 +231,12 @@ print(json.dumps([peak, _alloccount.current() - base]))
 
 
 SLOW_LEAK = """
+import pytest
+
 S = ""
 
 
+@pytest.mark.leakguard(confirm_runs=20)  # the window: past 1 KiB the string gains a block once
 def test_slow():
     global S
     S = S + "abcd"

@@ -528,6 +528,7 @@ def test_timeout_applies_to_each_run_not_to_all_of_them(
         "--timeout=1",
         f"--timeout-method={method}",
         "--leakguard-max-runs=10",
+        "--leakguard-confirm-runs=10",
     )
     assert result.report, result.output()
     assert_sound(result)

@@ -73,6 +73,14 @@ def test_fifo_cache_with_a_late_resize():
         del CACHE[next(iter(CACHE))]
 
 
+S = ""
+
+
+def test_four_bytes_per_run():
+    global S
+    S = S + "abcd"
+
+
 SLOW = []
 
 
@@ -109,6 +117,7 @@ BOUNDED = {
 
 LEAKS = {
     "slow-leak-one-small-object": "test_slow_leak",
+    "four-bytes-per-run": "test_four_bytes_per_run",
     "every-third-run": "test_leak_every_third_run",
     "leak-beside-a-sawtooth": "test_leak_beside_cancelled_timers",
 }
