@@ -147,6 +147,8 @@ def test_quiet():
 """
 
 FAST = ("--leakguard-explain=no",)
+FULL_BUDGET = ("--leakguard-confirm-seconds=3600",)
+"""The run budget alone: how many runs a case takes does not depend on the machine's speed."""
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +159,7 @@ def shared_runs(tmp_path_factory: pytest.TempPathFactory) -> SharedRuns:
 @pytest.fixture
 def bounded_run(pytester: pytest.Pytester, shared_runs: SharedRuns) -> LeakRun:
     """The cases with the default budget."""
-    return shared_runs.get(pytester, "test_bounded", BOUNDED_SOURCE, *FAST)
+    return shared_runs.get(pytester, "test_bounded", BOUNDED_SOURCE, *FAST, *FULL_BUDGET)
 
 
 @pytest.mark.parametrize("test", list(BOUNDED.values()), ids=list(BOUNDED))
@@ -195,7 +197,8 @@ def test_the_reason_is_in_the_failure_message(bounded_run: LeakRun) -> None:
 def test_a_smaller_run_budget_calls_a_long_fill_a_leak(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_budget=BOUNDED_SOURCE)
     pytester.makeini("[pytest]\nleakguard_confirm_runs = 80\n")
-    run = SharedRuns().get(pytester, "test_budget", BOUNDED_SOURCE, *FAST, "-k", "lru or fifo")
+    args = (*FAST, *FULL_BUDGET, "-k", "lru or fifo")
+    run = SharedRuns().get(pytester, "test_budget", BOUNDED_SOURCE, *args)
     entry = run.entry("test_budget.py::test_lru_cache_default_size")
     assert (entry["verdict"], entry["runs"]) == ("leak", 80), describe(entry)
     assert "budget ran out (80 runs)" in entry["reason"], describe(entry)
