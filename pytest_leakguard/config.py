@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import math
 import operator
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,9 +38,18 @@ see Python's small objects, so growing counts decide beside it."""
 FLOORS = {"rss": RSS_FLOOR, "malloc": MALLOC_FLOOR}
 """The byte probes' resolution: their budget is never below it."""
 
-DEFAULT_WARMUP = 2
-DEFAULT_RUNS = 3
+DEFAULT_WARMUP = 1
+DEFAULT_RUNS = 2
+"""The screen: a test flat over 2 measured runs after 1 warm-up run is clean after 4
+executions (the normal run included); benchmarks/quiet.py measured 98.6% of the clean tests
+of six real suites so."""
+THOROUGH_WARMUP = 2
+THOROUGH_RUNS = 3
+"""What ``thorough`` raises the warm-up and measured runs to (the defaults before the screen):
+three measured runs see a leak that grows every 3rd run whatever its phase."""
 DEFAULT_MAX_RUNS = 20
+DEFAULT_CONFIRM_RUNS = 300
+DEFAULT_CONFIRM_SECONDS = 10.0
 
 BudgetValue = Union[str, int, float, Mapping[str, Union[str, int, float]]]
 T = TypeVar("T")
@@ -248,6 +258,26 @@ def parse_positive_runs(value: str | int) -> int:
     return number
 
 
+def parse_seconds(value: str | int | float) -> float:
+    """Parse a duration in seconds: ``10``, ``2.5`` or ``2.5s`` (0 or more, finite)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        text = text[:-1].strip() if text.endswith("s") else text
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"{shown(value)} is not a number of seconds") from None
+    else:
+        raise ValueError(f"{shown(value)} is not a number of seconds")
+    if not math.isfinite(number):
+        raise ValueError(f"{shown(value)} is not a finite number of seconds")
+    if number < 0:
+        raise ValueError(f"{shown(value)} is negative; use 0 or more")
+    return number
+
+
 def argparse_type(parse: Callable[[str], Any]) -> Callable[[str], str]:
     """Wrap a parser for ``addoption(type=...)``: argparse then names the flag in the error."""
 
@@ -289,6 +319,12 @@ class Settings:
     graph_dir: str | None = None
     clean_details: bool = False
     """Keep every clean test's samples and figures (by default a still one is kept compact)."""
+    thorough: bool = False
+    """At least :data:`THOROUGH_WARMUP` warm-up and :data:`THOROUGH_RUNS` measured runs."""
+    confirm_runs: int = DEFAULT_CONFIRM_RUNS
+    """Measured runs at most for a test still growing at ``max_runs`` (the confirmation)."""
+    confirm_seconds: float = DEFAULT_CONFIRM_SECONDS
+    """Seconds the confirmation of one test may take (0: no confirmation)."""
 
     def thresholds(self, units: Mapping[str, str]) -> dict[str, float | None]:
         """The threshold of every selected probe."""
@@ -299,6 +335,8 @@ MAX_RUNS = 10_000
 """The most measured runs (``runs``, ``max_runs``): the samples are preallocated for them."""
 MAX_WARMUP = 1_000
 """The most warm-up runs."""
+MAX_CONFIRM_SECONDS = 3_600
+"""The longest confirmation of one test."""
 
 Parse = Callable[[Any, Mapping[str, str]], Any]
 """A setting's parser: (raw value, the probes' units) -> value; raises ``ValueError``."""
@@ -309,13 +347,14 @@ KINDS: dict[str, tuple[type, ...]] = {
     "flag": (str, bool),  # --leakguard-x alone; the ini key and marker take a boolean
     "bool": (str, bool),  # --leakguard-x yes|no
     "int": (str, int),
+    "number": (str, int, float),
     "size": (str, int),
     "text": (str,),
     "dir": (str,),  # a directory: a file there is a usage error
 }
 """Each kind of option and the TOML types its ini key takes (pytest 9.2's native table)."""
 
-_CHECKED_EARLY = ("bool", "int")
+_CHECKED_EARLY = ("bool", "int", "number")
 """Kinds that argparse validates: their parsers need no probe units (unknown until configure)."""
 
 
@@ -447,6 +486,36 @@ OPTIONS: tuple[Option, ...] = (
         "warmup",
         f"warm-up runs after the normal run, not measured (default {DEFAULT_WARMUP})",
         (0, MAX_WARMUP),
+    ),
+    Option(
+        "thorough",
+        "--leakguard-thorough",
+        f"at least {THOROUGH_WARMUP} warm-up and {THOROUGH_RUNS} measured runs per test"
+        " instead of the cheaper screen, which can miss growth every 3rd run that falls on"
+        " the warm-up run",
+        _plain(parse_bool),
+        "flag",
+        marker="None",
+        report=_same,
+    ),
+    _runs_option(
+        "confirm_runs",
+        "measured runs at most for a test still growing after max_runs: it runs on until its"
+        " growth stops (bounded: clean) or this budget or --leakguard-confirm-seconds is"
+        f" spent (a leak); at or below max_runs, no confirmation (default {DEFAULT_CONFIRM_RUNS})",
+        (1, MAX_RUNS),
+    ),
+    Option(
+        "confirm_seconds",
+        "--leakguard-confirm-seconds",
+        "seconds the confirmation of one test may take (0: none; default"
+        f" {DEFAULT_CONFIRM_SECONDS:g})",
+        _plain(parse_seconds),
+        "number",
+        "SECONDS",
+        marker="None",
+        bounds=(0, MAX_CONFIRM_SECONDS),
+        report=_same,
     ),
     Option(
         "strict",
@@ -634,6 +703,12 @@ def _convert(option: Option, raw: Any, units: Mapping[str, str], source: str) ->
 
 
 def _check_run_counts(settings: Settings, source: str) -> Settings:
+    if settings.thorough:
+        settings = dataclasses.replace(
+            settings,
+            runs=max(settings.runs, THOROUGH_RUNS),
+            warmup=max(settings.warmup, THOROUGH_WARMUP),
+        )
     if settings.runs < 1:
         raise pytest.UsageError(f"leakguard: runs must be at least 1 (from {source})")
     if settings.max_runs < settings.runs:

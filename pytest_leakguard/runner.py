@@ -10,6 +10,7 @@ the final teardown, which uses the real next item.
 from __future__ import annotations
 
 import functools
+import time
 import traceback
 import warnings
 from array import array
@@ -38,6 +39,7 @@ from .verdict import (
     LEAK,
     MIN_MOVING_RUNS,
     SKIPPED,
+    Confirmation,
     Decision,
     Verdict,
     decide,
@@ -207,12 +209,25 @@ def _rerun(rerun: Rerun) -> Verdict | None:
 
 
 class _Series:
-    """Preallocated sample arrays: storing a sample allocates nothing that stays alive."""
+    """Preallocated sample arrays: storing a sample allocates nothing that stays alive.
+
+    They hold the screen's and the window's runs; the few tests that enter the
+    confirmation stage get room for its runs then (:meth:`grow`), and what the larger
+    arrays take is subtracted from the later samples (``offsets``).
+    """
 
     def __init__(self, names: Sequence[str], capacity: int) -> None:
         self.names = tuple(names)
         self.values = {name: array("q", bytes(8 * capacity)) for name in names}
+        self.offsets = array("q", bytes(8 * len(self.names)))
+        self.readings = array("q", bytes(8 * len(self.names)))
         self.count = 0
+        self.capacity = capacity
+
+    def grow(self, capacity: int) -> None:
+        for values in self.values.values():
+            values.extend(bytes(8 * (capacity - self.capacity)))
+        self.capacity = capacity
 
     def windows(self, start: int) -> dict[str, array[int]]:
         return {name: values[start : self.count] for name, values in self.values.items()}
@@ -290,6 +305,11 @@ class Measurement:
         self.thresholds = settings.thresholds(self.units)
         self.rerun = Rerun(item)
         self.series = _Series(settings.probes, 1 + settings.warmup + settings.max_runs)
+        self.last_run = max(settings.max_runs, settings.confirm_runs)
+        """The most measured runs: the confirmation's budget (none when not above max_runs)."""
+        self.confirming_since = array("d", [0.0])
+        """When the confirmation stage began (``time.perf_counter()``; 0: not yet): an array,
+        so that setting it keeps no new object alive between two samples."""
         self.sections = compat.report_sections(item)
         self.kept_sections = len(self.sections) if self.sections is not None else 0
         self.kept_properties = len(item.user_properties)
@@ -332,6 +352,8 @@ class Measurement:
     def _judge(self) -> Decision:
         settings, series = self.settings, self.series
         start = min(settings.warmup, series.count - 2) if series.count >= 2 else 0
+        since = self.confirming_since[0]
+        out_of_time = since > 0 and time.perf_counter() - since >= settings.confirm_seconds
         return decide(
             series.windows(start),
             self.thresholds,
@@ -339,19 +361,41 @@ class Measurement:
             min_runs=settings.runs if start == settings.warmup else 1 << 30,
             max_runs=settings.max_runs,
             floors=FLOORS,
+            confirmation=Confirmation(
+                self.last_run, out_of_time or not settings.confirm_seconds, settings.confirm_seconds
+            ),
         )
 
     def _sample(self) -> None:
         settle()
         series = self.series
         index = series.count
-        for probe in self.probes:
+        for number, probe in enumerate(self.probes):
             value = _probe_call(probe, "sample")
             try:
-                series.values[probe.name][index] = value
+                series.values[probe.name][index] = value + series.offsets[number]
             except (TypeError, OverflowError) as exc:
                 raise ProbeFailed(probe.name, "sample", exc) from exc
         series.count += 1
+
+    def _confirm(self) -> None:
+        """Enter the confirmation stage: start its clock, make room for its runs.
+
+        The last sample is taken again, the same way, once the arrays have grown (no
+        run in between): the difference is what the arrays took, subtracted from every
+        later sample; the first reading stays.
+        """
+        self.confirming_since[0] = time.perf_counter()
+        series, readings = self.series, self.series.readings
+        last = series.count - 1
+        for number, name in enumerate(series.names):
+            readings[number] = series.values[name][last]
+        series.grow(1 + self.settings.warmup + self.last_run)
+        series.count = last
+        self._sample()
+        for number, name in enumerate(series.names):
+            series.offsets[number] += readings[number] - series.values[name][last]
+            series.values[name][last] = readings[number]
 
     def _run_once(self) -> Verdict | None:
         """Run the test once more, dropping what the run left in its report."""
@@ -363,8 +407,12 @@ class Measurement:
         return failure
 
     def _run_until_decided(self) -> None:
-        """Warm-up and measured runs, a sample after each, until a decision or a failure."""
-        for _ in range(self.settings.warmup + self.settings.max_runs):
+        """Warm-up and measured runs, a sample after each, until a decision or a failure.
+
+        A test still growing after ``max_runs`` runs enters the confirmation stage,
+        bounded by ``confirm_runs`` and ``confirm_seconds`` (see :func:`decide`).
+        """
+        while self.series.count < self.series.capacity:
             self.failure = self._run_once()
             if self.failure is not None:
                 break
@@ -375,6 +423,8 @@ class Measurement:
             if self.decision.status != CONTINUE:
                 break
             self.decision = None  # not kept alive into the next sample
+            if self.series.count == self.series.capacity and not self.confirming_since[0]:
+                self._confirm()
 
     def _judgeable(self) -> bool:
         """Whether the series is long enough (and quiet enough, if short) to judge."""
@@ -417,6 +467,7 @@ class Measurement:
         assert self.decision is not None
         verdict = Verdict(
             self.decision.status,
+            reason=self.decision.reason,
             warmup=settings.warmup,
             trends=self.decision.trends,
             samples=samples,

@@ -40,6 +40,7 @@ from .result import (
     Status,
 )
 from .result import TestResult as Verdict
+from .units import format_amount
 
 CONTINUE = "continue"
 """Returned by :func:`decide` while more runs are needed."""
@@ -124,6 +125,27 @@ class Decision:
 
     status: str
     trends: tuple[ProbeTrend, ...]
+    reason: str = ""
+    """Why, when the confirmation stage decided (see :func:`decide`)."""
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The confirmation stage's budget: how long a test still growing at ``max_runs`` runs on.
+
+    ``runs``: measured runs at most (at or below ``max_runs``: no confirmation);
+    ``out_of_time``: whether its time is spent (the runner's clock, so that this stays pure).
+    """
+
+    runs: int
+    out_of_time: bool = False
+    seconds: float | None = None
+    """The time budget, for the reason only."""
+
+
+CONFIRM_BYTES = 64 * 1024 * 1024
+"""Growth of a byte probe over the window that confirms a leak before the budget is spent:
+a test that kept this much more alive by re-running has shown what it costs."""
 
 
 def decide(
@@ -134,27 +156,29 @@ def decide(
     min_runs: int,
     max_runs: int,
     floors: Mapping[str, float] | None = None,
+    confirmation: Confirmation | None = None,
 ) -> Decision:
     """Judge the windows of all probes after ``len(window) - 1`` measured runs.
 
     * fewer than ``min_runs`` runs, or fewer than :data:`MIN_MOVING_RUNS` (and
       ``max_runs``) when a decisive probe moved at all (see :func:`is_quiet`):
       :data:`CONTINUE`;
-    * every decisive probe flat: :data:`CLEAN` (early stop);
+    * every decisive probe flat: :data:`CLEAN` (early stop); after ``max_runs``,
+      with the reason (growth that stopped, or fell back to where it began, is
+      bounded; one that fell back short of it runs on, see :func:`growth_shape`);
     * a decisive probe growing or noisy before ``max_runs``: :data:`CONTINUE`
       (a bounded cache that is still filling looks like a leak until it is full);
-    * at ``max_runs``: :data:`LEAK` if a decisive probe grows (a count probe only
+    * from ``max_runs`` on, the confirmation stage, while ``confirmation`` allows
+      (``confirmation``: runs left, time left; and no byte probe grown by
+      :data:`CONFIRM_BYTES`):
+      :data:`CONTINUE`;
+    * at the end: :data:`LEAK` if a decisive probe grows (a count probe only
       when no exact byte probe is judged, see :func:`counts_decide`), else
       :data:`INCONCLUSIVE`.
     """
+    floors = floors or {}
     trends = tuple(
-        assess(
-            name,
-            window,
-            thresholds.get(name),
-            units.get(name, "count"),
-            (floors or {}).get(name, 0.0),
-        )
+        assess(name, window, thresholds.get(name), units.get(name, "count"), floors.get(name, 0.0))
         for name, window in windows.items()
     )
     runs = min((t.runs for t in trends), default=0)
@@ -163,15 +187,106 @@ def decide(
         runs < min(MIN_MOVING_RUNS, max_runs) and not is_quiet(windows, thresholds, floors)
     ):
         return Decision(CONTINUE, trends)
+    if runs < max_runs and not all(t.trend == FLAT for t in decisive):
+        return Decision(CONTINUE, trends)
+    spent = (
+        _spent(confirmation or Confirmation(max_runs), runs, trends) if runs >= max_runs else None
+    )
     if all(t.trend == FLAT for t in decisive):
-        return Decision(CLEAN, trends)
-    if runs < max_runs:
+        return _flat(windows, trends, confirming=runs > max_runs, spent=spent is not None)
+    if spent is None:
         return Decision(CONTINUE, trends)
     growing = [t for t in decisive if t.trend == GROWING]
-    counts = counts_decide(decisive, floors or {})
+    counts = counts_decide(decisive, floors)
     if any(t.unit != "count" or counts for t in growing):
-        return Decision(LEAK, trends)
+        return Decision(LEAK, trends, _leak_reason(runs, max_runs, spent))
     return Decision(INCONCLUSIVE, trends)
+
+
+def _flat(
+    windows: Mapping[str, Sequence[float]],
+    trends: tuple[ProbeTrend, ...],
+    *,
+    confirming: bool,
+    spent: bool,
+) -> Decision:
+    """Every decisive probe's tail is flat: clean, unless a confirmed one fell short.
+
+    In the confirmation stage, a probe that fell back but kept much of its rise (see
+    :func:`growth_shape`) is a leak under a sawtooth until shown otherwise: it runs on,
+    and is a leak when the budget is spent with it still short.
+    """
+    if not confirming:
+        return Decision(CLEAN, trends)
+    shapes = {
+        t.probe: growth_shape(windows[t.probe], t.threshold or 0.0) for t in trends if t.decisive
+    }
+    if all(shape != SHORT for _, shape in shapes.values()):
+        return Decision(CLEAN, trends, bounded_reason(shapes))
+    if not spent:
+        return Decision(CONTINUE, trends)
+    short = ", ".join(name for name, (_, shape) in shapes.items() if shape == SHORT)
+    reason = (
+        f"{short} fell back after growing but stayed well above where it began, until the"
+        " confirmation's budget ran out: a leak on top of a sawtooth"
+    )
+    return Decision(LEAK, trends, reason)
+
+
+def _spent(budget: Confirmation, runs: int, trends: Sequence[ProbeTrend]) -> str | None:
+    """Which part of the confirmation's budget is spent (``None``: none, run on)."""
+    if runs >= budget.runs:
+        return f"{budget.runs} runs"
+    if budget.out_of_time:
+        return f"{budget.seconds:g} s" if budget.seconds is not None else "its time"
+    for trend in trends:
+        grown = trend.growth_per_run * trend.runs
+        if trend.decisive and trend.unit == "bytes" and grown >= CONFIRM_BYTES:
+            return f"{trend.probe} grew by {format_amount(grown, 'bytes')}"
+    return None
+
+
+def _leak_reason(runs: int, max_runs: int, spent: str) -> str:
+    if runs <= max_runs:
+        return ""  # no confirmation stage: the window's verdict, as it always was
+    return (
+        f"still growing after {runs} runs, when the confirmation's budget ran out ({spent}):"
+        " growth that lasts that long is a leak"
+    )
+
+
+PLATEAU = "a plateau"
+SAWTOOTH = "it fell back (a sawtooth)"
+SHORT = "fell short"
+"""The shapes of growth that stopped (see :func:`growth_shape`)."""
+
+
+def growth_shape(window: Sequence[float], threshold: float) -> tuple[int, str]:
+    """The run at which a window whose tail is flat peaked, and the shape of what followed.
+
+    * :data:`PLATEAU`: it never fell by more than a quarter of its rise after the peak;
+    * :data:`SAWTOOTH`: it fell back to within a tenth of its rise of where the window
+      began (a container purged when it passes a size): nothing was kept;
+    * :data:`SHORT`: it fell back, but kept more, as a leak on top of a sawtooth does.
+    """
+    peak = max(window)
+    rise = peak - window[0]
+    if rise <= threshold:
+        return 0, PLATEAU
+    at = list(window).index(peak)
+    low = min(window[at:])
+    if peak - low <= max(threshold, rise / 4):
+        return at, PLATEAU
+    if low - window[0] <= max(threshold, rise / 10):
+        return at, SAWTOOTH
+    return at, SHORT
+
+
+def bounded_reason(shapes: Mapping[str, tuple[int, str]]) -> str:
+    """Why growth seen at ``max_runs`` is bounded: when it stopped (the probe that grew
+    longest), and whether it fell back."""
+    peak_run, shape = max(shapes.values(), default=(0, PLATEAU))
+    return f"growth stopped after {peak_run} runs: bounded, {shape}"
 
 
 def counts_decide(decisive: Sequence[ProbeTrend], floors: Mapping[str, float]) -> bool:

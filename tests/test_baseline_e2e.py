@@ -56,6 +56,7 @@ MEASURE = (
     "--leakguard-warmup=3",
     "--leakguard-runs=5",
     "--leakguard-max-runs=5",
+    "--leakguard-confirm-runs=5",
 )
 """Short windows, yet not too short: a clean test's first runs still allocate (on
 Python 3.9, about 0.9, 0.5 and 2.2 KiB in the first four), which a window right
@@ -378,6 +379,7 @@ def test_junit_xml_carries_the_verdict_runs_and_growth(
         "--leakguard-warmup=1",
         "--leakguard-runs=3",
         "--leakguard-max-runs=3",
+        "--leakguard-confirm-runs=3",
         f"--leakguard-probes={','.join(JUNIT_PROBES)}",
         "--leakguard-explain=no",
         "--junitxml=out.xml",

@@ -119,6 +119,32 @@ BAD_FLAGS = [
     ("max_runs", "--leakguard-max-runs=-3", ["argument --leakguard-max-runs", "'-3'"]),
     ("warmup", "--leakguard-warmup=-1", ["argument --leakguard-warmup", "'-1' is negative"]),
     ("warmup", "--leakguard-warmup=two", ["argument --leakguard-warmup", "'two'"]),
+    ("thorough", "--leakguard-thorough=yes", ["--leakguard-thorough", "'yes'"]),
+    (
+        "confirm_runs",
+        "--leakguard-confirm-runs=0",
+        ["argument --leakguard-confirm-runs", "'0' is less than 1; use 1 to 10000"],
+    ),
+    (
+        "confirm_runs",
+        "--leakguard-confirm-runs=lots",
+        ["argument --leakguard-confirm-runs", "'lots' is not a whole number"],
+    ),
+    (
+        "confirm_seconds",
+        "--leakguard-confirm-seconds=-1",
+        ["argument --leakguard-confirm-seconds", "'-1' is negative"],
+    ),
+    (
+        "confirm_seconds",
+        "--leakguard-confirm-seconds=forever",
+        ["argument --leakguard-confirm-seconds", "'forever' is not a number of seconds"],
+    ),
+    (
+        "confirm_seconds",
+        "--leakguard-confirm-seconds=inf",
+        ["argument --leakguard-confirm-seconds", "'inf' is not a finite number of seconds"],
+    ),
     (
         "budget",
         "--leakguard-budget=12 parsecs",
@@ -221,6 +247,10 @@ BAD_INI = [
     ("runs", "0", "leakguard_runs"),
     ("max_runs", "x", "is not a whole number"),
     ("warmup", "-2", "is negative"),
+    ("thorough", "maybe", "is not a boolean"),
+    ("confirm_runs", "10001", "'10001' is more than 10000; use 1 to 10000"),
+    ("confirm_seconds", "a while", "'a while' is not a number of seconds"),
+    ("confirm_seconds", "7200", "'7200' is more than 3600; use 0 to 3600"),
     ("probes", "nope", "unknown probe 'nope'"),
     ("enabled", "maybe", "is not a boolean"),
     ("strict", "maybe", "is not a boolean"),
@@ -264,7 +294,7 @@ def test_bad_ini_value_under_a_good_command_line_value_is_ignored(
     result = pytester.runpytest("--co", "--leakguard", "--leakguard-runs=3")
     assert_no_internal_error(result)
     assert result.ret == 0
-    result.stdout.fnmatch_lines(["leakguard: checking every test: 2 warm-up + 3 to 20 *"])
+    result.stdout.fnmatch_lines(["leakguard: checking every test: 1 warm-up + 3 to 20 *"])
 
 
 # ---------------------------------------------------------------- bad values in a marker
@@ -281,6 +311,9 @@ BAD_MARKERS = [
     ("enabled='maybe'", "test_it", "invalid value 'maybe' for enabled="),
     ("budget=float('inf')", "test_it", "budget"),
     ("native='maybe'", "test_it", "invalid value 'maybe' for native="),
+    ("confirm_runs=-5", "test_it", "invalid value -5 for confirm_runs="),
+    ("confirm_seconds='long'", "test_it", "invalid value 'long' for confirm_seconds="),
+    ("thorough='very'", "test_it", "invalid value 'very' for thorough="),
 ]
 
 
@@ -364,7 +397,28 @@ def run_settings(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResul
 
 
 PRECEDENCE = [
-    pytest.param({}, [], {"runs": 3, "max_runs": 20, "warmup": 2, "strict": False}, id="defaults"),
+    pytest.param(
+        {},
+        [],
+        {
+            "runs": 2,
+            "max_runs": 20,
+            "warmup": 1,
+            "strict": False,
+            "thorough": False,
+            "confirm_runs": 300,
+            "confirm_seconds": 10.0,
+        },
+        id="defaults",
+    ),
+    pytest.param({"leakguard_thorough": "true"}, [], {"runs": 3, "warmup": 2}, id="thorough-ini"),
+    pytest.param({}, ["--leakguard-thorough"], {"runs": 3, "warmup": 2}, id="thorough-cli"),
+    pytest.param(
+        {"leakguard_confirm_runs": "50", "leakguard_confirm_seconds": "2.5"},
+        ["--leakguard-confirm-runs=60"],
+        {"confirm_runs": 60, "confirm_seconds": 2.5},
+        id="confirmation",
+    ),
     pytest.param({"leakguard_runs": "7"}, [], {"runs": 7}, id="ini"),
     pytest.param({"leakguard_runs": "7"}, ["--leakguard-runs=6"], {"runs": 6}, id="cli-over-ini"),
     pytest.param({}, ["--leakguard-runs=6"], {"runs": 6}, id="cli"),
@@ -439,7 +493,7 @@ def test_header_appears_with_leakguard_only(pytester: pytest.Pytester) -> None:
 def test_ini_can_enable_the_check(pytester: pytest.Pytester) -> None:
     write_ini(pytester, "pytest.ini", {"leakguard": "true", "leakguard_runs": "7"})
     result, settings = run_settings(pytester)
-    result.stdout.fnmatch_lines(["leakguard: checking every test: 2 warm-up + 7 to 20 *"])
+    result.stdout.fnmatch_lines(["leakguard: checking every test: 1 warm-up + 7 to 20 *"])
     assert settings["runs"] == 7
 
 
@@ -468,7 +522,7 @@ def test_native_toml_table_takes_booleans_and_numbers(pytester: pytest.Pytester)
     )
     result, settings = run_settings(pytester)
     assert settings["runs"] == 7
-    result.stdout.fnmatch_lines(["leakguard: checking every test: 2 warm-up + 7 to 20 *"])
+    result.stdout.fnmatch_lines(["leakguard: checking every test: 1 warm-up + 7 to 20 *"])
 
 
 # ---------------------------------------------------------------- off by default

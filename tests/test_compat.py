@@ -47,7 +47,8 @@ def isolated(monkeypatch: pytest.MonkeyPatch) -> None:
 def run(pytester: pytest.Pytester, plugins: tuple[str, ...], *args: str) -> LeakRun:
     """``pytest --leakguard`` with leakguard and ``plugins`` loaded, without the deep probes."""
     loaded = [arg for name in ("pytest_leakguard.plugin", *plugins) for arg in ("-p", name)]
-    return run_leakguard(pytester, *loaded, "--leakguard-explain=no", *args)
+    # The counts these tests assert on are thorough's: 2 warm-up and 3 measured runs at least.
+    return run_leakguard(pytester, *loaded, "--leakguard-explain=no", "--leakguard-thorough", *args)
 
 
 def verdicts(run: LeakRun) -> dict[str, str]:
@@ -531,6 +532,7 @@ def test_timeout_applies_to_each_run_not_to_all_of_them(
         "--timeout=1",
         f"--timeout-method={method}",
         "--leakguard-max-runs=10",
+        "--leakguard-confirm-runs=10",
     )
     assert result.report, result.output()
     assert_sound(result)

@@ -317,8 +317,49 @@ def test_defaults() -> None:
         DEFAULT_MAX_RUNS,
         DEFAULT_WARMUP,
     )
-    assert (DEFAULT_RUNS, DEFAULT_MAX_RUNS, DEFAULT_WARMUP) == (3, 20, 2)
+    # The screen (issue #15): 4 executions of a quiet test, the normal run included.
+    assert (DEFAULT_RUNS, DEFAULT_MAX_RUNS, DEFAULT_WARMUP) == (2, 20, 1)
+    assert (BASE.thorough, BASE.confirm_runs, BASE.confirm_seconds) == (False, 300, 10.0)
     assert BASE.thresholds(UNITS) == thresholds(Budget())
+
+
+def test_thorough_raises_the_screen_to_the_counts_before_it() -> None:
+    settings = for_item({"thorough": True})
+    assert (settings.warmup, settings.runs, settings.max_runs) == (2, 3, DEFAULT_MAX_RUNS)
+    # It raises, never lowers: more runs asked for stay.
+    settings = for_item({"thorough": True, "runs": 7, "warmup": 4})
+    assert (settings.warmup, settings.runs) == (4, 7)
+    assert for_item({"thorough": "no"}).runs == DEFAULT_RUNS
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"), [("10", 10.0), ("2.5", 2.5), ("2.5s", 2.5), (0, 0.0), (3600, 3600.0)]
+)
+def test_confirm_seconds_values(raw: Any, seconds: float) -> None:
+    assert for_item({"confirm_seconds": raw}).confirm_seconds == seconds
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("soon", "'soon' is not a number of seconds"),
+        ("-1", "'-1' is negative"),
+        ("nan", "'nan' is not a finite number of seconds"),
+        ("3601", "'3601' is more than 3600; use 0 to 3600"),
+        (True, "True is not a number of seconds"),
+    ],
+)
+def test_confirm_seconds_bad_values_name_the_value_and_the_marker(raw: Any, message: str) -> None:
+    with pytest.raises(pytest.UsageError, match="confirm_seconds= of marker leakguard on") as info:
+        for_item({"confirm_seconds": raw})
+    assert message in str(info.value)
+
+
+def test_confirm_runs_bounds() -> None:
+    assert for_item({"confirm_runs": 10000}).confirm_runs == MAX_RUNS
+    for raw in (0, 10001, "many"):
+        with pytest.raises(pytest.UsageError, match="confirm_runs= of marker leakguard on"):
+            for_item({"confirm_runs": raw})
 
 
 def test_no_marker_keeps_the_run_settings() -> None:
@@ -620,6 +661,9 @@ def test_report_settings_are_the_json_reports_settings() -> None:
         "budget": "1.0 KiB/run (rss 64.0 KiB/run)",
         "strict": True,
         "probes": list(PROBES),
+        "thorough": False,
+        "confirm_runs": 300,
+        "confirm_seconds": 10.0,
     }
 
 

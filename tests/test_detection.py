@@ -35,7 +35,7 @@ UNITTEST_LIST = []
 LARGE = []
 EVERY_OTHER = []
 S = ""
-COUNTER = {"lru": 0, "logger": 0, "every_other": 0, "generated": 0}
+COUNTER = {"lru": 0, "logger": 0, "every_other": 0, "generated": 0, "third": 0}
 
 
 def test_module_list():
@@ -125,9 +125,19 @@ def test_every_other_run():
         EVERY_OTHER.append(object())
 
 
+@pytest.mark.leakguard(confirm_runs=20)  # the window: past 1 KiB the string gains a block once
 def test_slow():
     global S
     S = S + "abcd"
+
+
+THIRD = []
+
+
+def test_every_third_run():
+    COUNTER["third"] += 1
+    if COUNTER["third"] % 3 == 0:  # from the first measured run on: the screen sees it
+        THIRD.append(object())
 
 
 def test_generated_source_in_linecache():
@@ -154,6 +164,7 @@ FIND = {
     "unittest-method": "TestCaseLeak::test_leaks",
     "large-1MiB": "test_large",
     "every-other-run": "test_every_other_run",
+    "every-third-run": "test_every_third_run",
     "slow-4-bytes": "test_slow",
     "generated-source-in-linecache": "test_generated_source_in_linecache",
 }

@@ -438,7 +438,12 @@ def test_summary_node_ids_are_relative_to_the_invocation_directory(
     )
     monkeypatch.chdir(sub)
     result = pytester.runpytest_subprocess(
-        *PLUGINS, "--leakguard", "--leakguard-max-runs=5", "--leakguard-explain=no", "-rf"
+        *PLUGINS,
+        "--leakguard",
+        "--leakguard-max-runs=5",
+        "--leakguard-confirm-runs=5",
+        "--leakguard-explain=no",
+        "-rf",
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED, output(result)
     # the leakguard section, then pytest's short summary: the same form

@@ -1015,6 +1015,7 @@ def test_in_a_browser(pytester: pytest.Pytester, browser: Browser) -> None:
         "--leakguard",
         "--leakguard-html=report.html",
         "--leakguard-max-runs=12",
+        "--leakguard-confirm-runs=12",
         "-p",
         "no:cacheprovider",
     )

@@ -447,7 +447,13 @@ def test_reports_of_a_sharded_run_merge_into_the_report_of_the_whole_run(
     pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytester.makepyfile(test_suite=SUITE)
-    args = ["--leakguard", "--leakguard-warmup=1", "--leakguard-runs=3", "--leakguard-max-runs=3"]
+    args = [
+        "--leakguard",
+        "--leakguard-warmup=1",
+        "--leakguard-runs=3",
+        "--leakguard-max-runs=3",
+        "--leakguard-confirm-runs=3",
+    ]
     args += ["--leakguard-budget=64 KiB", "--leakguard-explain=no", "-p", "no:randomly"]
     for name, selection in (("whole", []), ("one", ["-k", "clean"]), ("two", ["-k", "leaks"])):
         pytester.runpytest_subprocess(*args, f"--leakguard-json={name}.json", *selection)

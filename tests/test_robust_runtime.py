@@ -18,7 +18,12 @@ from pytest_leakguard.settle import Freezer
 
 XDIST = pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
 
-QUICK = ("--leakguard-warmup=1", "--leakguard-runs=2", "--leakguard-max-runs=3")
+QUICK = (
+    "--leakguard-warmup=1",
+    "--leakguard-runs=2",
+    "--leakguard-max-runs=3",
+    "--leakguard-confirm-runs=3",
+)
 
 
 def _no_crash(output: str, ret: int) -> None:

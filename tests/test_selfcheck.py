@@ -158,6 +158,7 @@ CHECKED = (
     "--leakguard-warmup=1",
     "--leakguard-runs=3",
     "--leakguard-max-runs=3",
+    "--leakguard-confirm-runs=3",
     "--leakguard-json=report.json",
 )
 

@@ -14,6 +14,7 @@ import pytest
 
 from pytest_leakguard.verdict import (
     CLEAN,
+    CONFIRM_BYTES,
     CONTINUE,
     FLAT,
     GROWING,
@@ -22,9 +23,11 @@ from pytest_leakguard.verdict import (
     MIN_MOVING_RUNS,
     MIN_TAIL,
     NOISY,
+    Confirmation,
     ProbeTrend,
     assess,
     decide,
+    growth_shape,
     is_quiet,
     tail_length,
 )
@@ -345,6 +348,143 @@ def test_decide_sawtooth_is_clean() -> None:
 
 def test_decide_huge_drop_then_flat_is_clean() -> None:
     assert judge([1e12] + [0.0] * 20) == (CLEAN, 5)
+
+
+# ---------------------------------------------------------------- decide: the confirmation stage
+
+
+def confirm(
+    window: Sequence[float],
+    threshold: float | None = 0.0,
+    *,
+    budget: int = 300,
+    out_of_time_at: int | None = None,
+    unit: str = "count",
+) -> tuple[str, int, str]:
+    """As :func:`judge`, with a confirmation budget: (status, runs, reason) of the decision."""
+    for runs in range(1, len(window)):
+        out_of_time = out_of_time_at is not None and runs >= out_of_time_at
+        decision = decide(
+            {"probe": window[: runs + 1]},
+            {"probe": threshold},
+            {"probe": unit},
+            min_runs=5,
+            max_runs=20,
+            confirmation=Confirmation(budget, out_of_time, 10.0),
+        )
+        if decision.status != CONTINUE:
+            return decision.status, runs, decision.reason
+    raise AssertionError("decide() still said CONTINUE at the end of the series")
+
+
+def sawtooth(rate: float, purge_above: int, runs: int = 300, start: int = 0) -> list[float]:
+    """A container that gains ``rate`` per run and is emptied once it holds more than
+    ``purge_above`` runs' worth (asyncio's cancelled timer handles, a compacted registry)."""
+    held, window = start, []
+    for _ in range(runs + 1):
+        window.append(1000 + held * rate)
+        held = 0 if held >= purge_above else held + 1
+    return window
+
+
+def test_screen_of_two_runs_sees_growth_every_2nd_run_and_thorough_every_3rd() -> None:
+    """The default screen (2 measured runs) and ``thorough`` (3): a quiet screen is clean."""
+    for phase in range(2):
+        assert judge(every(2, 1, phase=phase), min_runs=2) == (LEAK, 20)
+    for phase in range(3):
+        assert judge(every(3, 1, phase=phase), min_runs=3) == (LEAK, 20)
+    # The screen's limit: growth every 3rd run that falls outside its two runs.
+    assert judge(every(3, 1, phase=0), min_runs=2) == (CLEAN, 2)
+
+
+def test_confirm_bounded_cache_of_128_entries_fed_a_new_key_per_run_is_clean() -> None:
+    # lru_cache(maxsize=128): three blocks per entry until it is full.
+    status, runs, reason = confirm(cumulative([3] * 126 + [0] * 174))
+    assert status == CLEAN
+    assert 126 < runs <= 200
+    assert reason == "growth stopped after 126 runs: bounded, a plateau"
+
+
+@pytest.mark.parametrize(("purge_above", "start"), [(100, 3), (150, 0), (200, 40)])
+def test_confirm_container_purged_past_a_size_is_clean(purge_above: int, start: int) -> None:
+    status, runs, reason = confirm(sawtooth(3, purge_above, start=start))
+    assert status == CLEAN, (runs, reason)
+    assert runs <= purge_above + 20
+    assert reason.endswith("bounded, it fell back (a sawtooth)")
+
+
+def test_confirm_bounded_cache_still_filling_at_max_runs_with_a_late_resize_is_clean() -> None:
+    steps = [50] * 28
+    steps[18] = 587  # the cache's table resized in the last runs of the window
+    status, runs, reason = confirm(cumulative(steps + [0] * 272))
+    assert status == CLEAN
+    assert 28 < runs <= 2 * 28
+    assert reason == "growth stopped after 28 runs: bounded, a plateau"
+    # Without a confirmation stage it was a leak.
+    assert judge(cumulative(steps + [0] * 272)) == (LEAK, 20)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_confirm_leak_lasting_the_budget_is_a_leak_with_the_reason(n: int) -> None:
+    for phase in range(n):
+        status, runs, reason = confirm(every(n, 1, runs=300, phase=phase))
+        assert (status, runs) == (LEAK, 300), phase
+        assert reason.startswith("still growing after 300 runs")
+        assert "(300 runs)" in reason
+
+
+def test_confirm_out_of_time_is_a_leak_saying_so() -> None:
+    status, runs, reason = confirm(cumulative([1] * 300), out_of_time_at=57)
+    assert (status, runs) == (LEAK, 57)
+    assert "budget ran out (10 s)" in reason
+
+
+def test_confirm_large_growth_is_a_leak_before_the_budget() -> None:
+    status, runs, reason = confirm(cumulative([MIB] * 300), unit="bytes")
+    assert status == LEAK
+    assert runs * MIB >= CONFIRM_BYTES > (runs - 1) * MIB
+    assert "probe grew by 64.0 MiB" in reason
+
+
+def test_confirm_budget_at_max_runs_is_the_window_verdict_without_a_reason() -> None:
+    assert confirm(cumulative([1] * 300), budget=20) == (LEAK, 20, "")
+    assert confirm(cumulative([1] * 300), budget=5) == (LEAK, 20, "")
+    assert confirm(cumulative([1] * 300), out_of_time_at=1) == (LEAK, 20, "")
+
+
+def test_confirm_a_leak_on_top_of_a_sawtooth_stays_a_leak() -> None:
+    # One block kept per run, beside a container of 3 blocks per run purged past 100.
+    tooth = sawtooth(3, 100)
+    window = [value + run for run, value in enumerate(tooth)]
+    status, runs, reason = confirm(window)
+    assert (status, runs) == (LEAK, 300), reason
+
+
+def test_confirm_leak_that_stays_short_after_a_fall_until_the_budget_is_a_leak() -> None:
+    # Grows 2 per run, falls back by half once, then stays there: kept half of it.
+    window = cumulative([2] * 100 + [-100] + [0] * 199)
+    status, runs, reason = confirm(window)
+    assert (status, runs) == (LEAK, 300)
+    assert reason.startswith("probe fell back after growing but stayed well above")
+
+
+def test_confirm_noise_at_the_end_of_the_budget_is_inconclusive() -> None:
+    window = [1000 + (run % 7) * 13 + (run // 50) * ((-1) ** run) * 40 for run in range(301)]
+    status, _, _ = confirm(window)
+    assert status in (CLEAN, INCONCLUSIVE)  # never a leak: no sustained growth
+
+
+@pytest.mark.parametrize(
+    ("window", "shape"),
+    [
+        ([0, 0, 0], (0, "a plateau")),
+        ([0, 5, 10, 10, 9], (2, "a plateau")),
+        ([0, 5, 10, 0, 1], (2, "it fell back (a sawtooth)")),
+        ([0, 5, 10, 5, 5], (2, "fell short")),
+    ],
+)
+def test_growth_shape(window: list[float], shape: tuple[int, str]) -> None:
+    assert growth_shape(window, 0.0) == shape
 
 
 # ---------------------------------------------------------------- decide: several probes
