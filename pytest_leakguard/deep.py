@@ -194,6 +194,19 @@ def explain_leak(
     return found
 
 
+def known_root_cause(
+    item: pytest.Item, run_once: RunOnce, settings: Settings, decision: Decision
+) -> Findings | None:
+    """A test still growing at the end of its window whose growth a leak confirmed earlier
+    in the session explains (its holder grows in every run, its site allocates): that
+    root cause's leak, without a confirmation stage of its own.  ``None`` otherwise (and
+    at no cost while no root cause is known)."""
+    if Suppressions.from_items(settings.ignore) or not _python_heap_only(decision):
+        return None
+    known = root_causes(item.session).confirm(run_once, str(item.config.rootpath))
+    return _in_group(*known) if known is not None else None
+
+
 def _bounded_filling(explanation: Mapping[str, Any], decision: Decision) -> str | None:
     """The reason a leak is bounded: every holder that grew is a cache with a bound it has
     not reached (``lru_cache(maxsize=...)``, ``deque(maxlen=...)``); else ``None``.

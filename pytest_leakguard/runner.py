@@ -24,7 +24,7 @@ from . import compat
 from .compat import call_and_report, forget_request
 from .config import FLOORS as PROBE_FLOORS
 from .config import Settings
-from .deep import Findings, explain_leak, held_growth, rose_only
+from .deep import Findings, explain_leak, held_growth, known_root_cause, rose_only
 from .held import held_reports
 from .probes import Probe, ProbeFactory
 from .probes.memory import measuring, note_test_call, other_threads_doubt
@@ -419,12 +419,25 @@ class Measurement:
             self._sample()
             if not self._judgeable():
                 continue
-            self.decision = self._judge()
-            if self.decision.status != CONTINUE:
+            decision = self._judge()
+            if decision.status != CONTINUE:
+                self.decision = decision
                 break
-            self.decision = None  # not kept alive into the next sample
             if self.series.count == self.series.capacity and not self.confirming_since[0]:
+                if self._known_root_cause(decision):
+                    break
                 self._confirm()
+            del decision  # not kept alive into the next sample
+
+    def _known_root_cause(self, decision: Decision) -> bool:
+        """Whether a suspect is the leak of a root cause confirmed earlier in the session:
+        then it is that leak, and pays for no confirmation of its own (see deep.py)."""
+        findings = known_root_cause(self.item, self._run_once, self.settings, decision)
+        if findings is None:
+            return False
+        self.decision = Decision(LEAK, decision.trends)
+        self.findings = findings
+        return True
 
     def _judgeable(self) -> bool:
         """Whether the series is long enough (and quiet enough, if short) to judge."""
@@ -449,7 +462,7 @@ class Measurement:
     def _explain_leak(self) -> None:
         """For a leak: the tracing control, then the deep probes (see deep.py)."""
         decision = self.decision
-        if decision is not None and decision.status == LEAK:
+        if decision is not None and decision.status == LEAK and self.findings is None:
             self.findings = explain_leak(
                 self.item, self._run_once, self.settings, decision, self.probes, self.thresholds
             )

@@ -137,7 +137,8 @@ def _report_validator() -> Any:
 def describe(entry: dict[str, Any]) -> str:
     """A test's verdict, growth and per-run steps, for assertion messages."""
     warmup = int(entry.get("warmup") or 0)
-    lines = [f"{entry['nodeid']}: {entry['verdict']} after {entry['runs']} runs {entry['reason']}"]
+    reason = entry.get("reason", "")  # a compact clean entry has none
+    lines = [f"{entry['nodeid']}: {entry['verdict']} after {entry['runs']} runs {reason}"]
     for probe, values in sorted(entry.get("samples", {}).items()):
         steps = [b - a for a, b in zip(values, values[1:])]
         measured: object = steps[warmup:]

@@ -89,6 +89,15 @@ def test_only_the_first_is_explained_in_full(run: LeakRun) -> None:
     assert later["reason"].startswith("same root cause as test_cli.py::test_command[init]")
 
 
+def test_later_tests_of_a_known_root_cause_skip_the_confirmation(run: LeakRun) -> None:
+    """The first leak of a root cause lasts the confirmation stage; a later test still
+    growing at the end of its window (20 runs) joins the group instead."""
+    first = run.entry("test_cli.py::test_command[init]")
+    later = run.entry("test_cli.py::test_command[push]")
+    assert first["runs"] > 20, describe(first)
+    assert later["runs"] <= 20, describe(later)
+
+
 def test_an_unrelated_leak_is_not_in_the_group(run: LeakRun) -> None:
     other = run.entry("test_cli.py::test_other_leak")
     assert other["verdict"] == "leak", describe(other)
