@@ -28,5 +28,6 @@ def compact() -> None:
 
 def table_slots() -> int:
     """The size of the table of live blocks, in slots (0: not counting)."""
+
 def fill_malloc_cache(bins: int, count: int) -> None:
     """Take and free ``count`` blocks of each of ``bins`` sizes (24, 40... bytes)."""

@@ -423,11 +423,12 @@ class Measurement:
             if decision.status != CONTINUE:
                 self.decision = decision
                 break
-            if self.series.count == self.series.capacity and not self.confirming_since[0]:
-                if self._known_root_cause(decision):
-                    break
-                self._confirm()
+            entering = self.series.count == self.series.capacity and not self.confirming_since[0]
+            if entering and self._known_root_cause(decision):
+                break
             del decision  # not kept alive into the next sample
+            if entering:
+                self._confirm()
 
     def _known_root_cause(self, decision: Decision) -> bool:
         """Whether a suspect is the leak of a root cause confirmed earlier in the session:

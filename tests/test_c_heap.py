@@ -18,6 +18,7 @@ from helpers import NO_COUNTER, LeakRun, SharedRuns, describe, run_leakguard
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_leakguard.config import DEFAULT_RUNS
 from pytest_leakguard.probes import c_heap
 
 GLIBC = sys.platform.startswith("linux") and hasattr(ctypes.CDLL(None), "mallinfo2")
@@ -66,7 +67,15 @@ def shared_runs(tmp_path_factory: pytest.TempPathFactory) -> SharedRuns:
 @pytest.fixture
 def native_run(pytester: pytest.Pytester, shared_runs: SharedRuns) -> LeakRun:
     """The four tests of ``NATIVE`` in one subprocess."""
-    return shared_runs.get(pytester, "test_native_heap", NATIVE)
+    # The malloc probe's window decides: no confirmation stage (in a longer one, RSS
+    # grows once glibc's freed heap is used up), full entries for the clean test.
+    return shared_runs.get(
+        pytester,
+        "test_native_heap",
+        NATIVE,
+        "--leakguard-confirm-seconds=0",
+        "--leakguard-clean-details",
+    )
 
 
 def _malloc_leak(run: LeakRun, nodeid: str) -> dict[str, Any]:
@@ -89,7 +98,8 @@ def test_a_few_kib_per_call_is_a_leak(native_run: LeakRun) -> None:
 def test_clean_test_is_clean_with_the_malloc_probe(native_run: LeakRun) -> None:
     entry = native_run.entry("test_native_heap.py::test_clean")
     assert entry["verdict"] == "clean", describe(entry)
-    assert entry["runs"] == 3, describe(entry)  # the malloc probe did not move
+    # the malloc probe did not move: the fewest runs
+    assert entry["runs"] == DEFAULT_RUNS, describe(entry)
 
 
 @needs_glibc
@@ -263,7 +273,14 @@ def test_tracemalloc_restarted_by_a_test_is_its_error_then_counts_afresh(
     pytester.makepyfile(no_counter=NO_COUNTER, test_restarts=RESTARTS)
     pytester.syspathinsert()
     # Only the heap probe sees these (the buffers grow in place, below malloc's floor).
-    run = run_leakguard(pytester, "-p", "no_counter", "--leakguard-probes=heap", "test_restarts.py")
+    run = run_leakguard(
+        pytester,
+        "-p",
+        "no_counter",
+        "--leakguard-probes=heap",
+        "--leakguard-confirm-seconds=0",
+        "test_restarts.py",
+    )
     first = run.entry("test_restarts.py::test_clears_the_traces_and_leaks")
     assert first["verdict"] == "error", describe(first)
     assert "tracemalloc was restarted or its traces cleared" in first["reason"]

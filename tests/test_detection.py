@@ -14,6 +14,7 @@ import pytest
 from helpers import LeakRun, SharedRuns, describe
 
 from pytest_leakguard.config import RSS_FLOOR
+from pytest_leakguard.deep import HELD_RUNS
 
 # ---------------------------------------------------------------- generated test files
 
@@ -595,16 +596,17 @@ def test_noop_shows_no_growth(harness_run: LeakRun) -> None:
 
 
 def test_body_and_fixture_run_once_per_run(harness_run: LeakRun) -> None:
-    """The normal run, each warm-up run and each measured run: nothing more, nothing less."""
+    """The normal run, each warm-up run and each measured run (and, for a clean test whose
+    window rose, the holder check's few runs, see deep.py): the fixture once per run."""
     entry = harness_run.entry("test_harness.py::test_counted")
     assert entry["verdict"] == "clean", describe(entry)
     expected = 1 + entry["warmup"] + entry["runs"]
     assert entry["warmup"] == harness_run.report["settings"]["warmup"]
     assert entry["runs"] >= harness_run.report["settings"]["runs"]
     counted = harness_run.calls()
-    assert counted["body"] == expected, (counted, describe(entry))
-    assert counted["fixture-setup"] == expected, (counted, describe(entry))
-    assert counted["fixture-teardown"] == expected, (counted, describe(entry))
+    assert expected <= counted["body"] <= expected + HELD_RUNS, (counted, describe(entry))
+    assert counted["fixture-setup"] == counted["body"], (counted, describe(entry))
+    assert counted["fixture-teardown"] == counted["body"], (counted, describe(entry))
 
 
 def test_module_fixture_stays_up_across_runs(harness_run: LeakRun) -> None:

@@ -197,6 +197,7 @@ def suppressed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, 
         "suppressed",
         SUPPRESSED,
         "--leakguard-ignore=thread:poller-*,process:*time.sleep(121)*",
+        "--leakguard-clean-details",
         sleeper="time.sleep(121)",
     )
 

@@ -33,8 +33,11 @@ MODES = [pytest.param((), id="serial"), pytest.param(("-n", "2"), id="xdist")]
 
 def run_mixed(pytester: pytest.Pytester, *args: str) -> LeakRun:
     pytester.makepyfile(test_mixed=SOURCE)
+    # Thorough counts (2 warm-up runs): with one, a test's first measured run may still
+    # hold a one-off step, which the full form shows.
     return run_leakguard(
         pytester,
+        "--leakguard-thorough",
         "--leakguard-explain=no",
         "--junitxml=junit.xml",
         "--leakguard-save-baseline=base.json",

@@ -87,7 +87,8 @@ def heap_steps(entry: dict[str, object]) -> list[int]:
 def churned_run(pytester: pytest.Pytester, *args: str) -> LeakRun:
     pytester.makeconftest(CHURN)
     pytester.makepyfile(test_churned=TESTS, no_counter=NO_COUNTER)
-    return run_leakguard(pytester, "--leakguard-explain=no", *args)
+    # The window is what this is about: no confirmation stage.
+    return run_leakguard(pytester, "--leakguard-explain=no", "--leakguard-confirm-seconds=0", *args)
 
 
 @pytest.mark.skipif(not COUNTER_BUILT, reason="the allocation counter was not built")
@@ -103,7 +104,9 @@ def test_the_counter_sees_the_tests_own_threads_through_the_churn(
     assert all(KEPT <= step <= KEPT + 1024 for step in heap_steps(keeps)), describe(keeps)
     worker = run.entry("test_churned.py::test_worker")
     assert worker["verdict"] == "leak", describe(worker)
-    assert all(KEPT <= step <= KEPT + 1024 for step in heap_steps(worker)), describe(worker)
+    # A run that starts a thread may also reuse a freed 256-byte block of the thread's
+    # bookkeeping now and then.
+    assert all(KEPT - 256 <= step <= KEPT + 1024 for step in heap_steps(worker)), describe(worker)
     clean = run.entry("test_churned.py::test_clean")
     assert clean["verdict"] == "clean", describe(clean)
     assert heap_steps(clean) == [0] * len(heap_steps(clean)), describe(clean)
