@@ -25,7 +25,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import tracemalloc
 import types
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from typing import Any
 
 from .frames import is_user_frame, machinery, short, source
 from .settle import thawed
+from .stopwatch import Stopwatch
 from .tracing import Tracing
 
 FRAMES = 25
@@ -71,8 +71,7 @@ class Explainer:
         self.graph = graph
         """Where to write the back-reference graph, without extension (``None``: nowhere)."""
         self.notes: list[str] = []
-        self.started = time.perf_counter()
-        self.cpu_started = time.process_time()
+        self.stopwatch = Stopwatch()
         self._tracing: Tracing | None = None
         self._absorbed = 0
         self._snapshot: tracemalloc.Snapshot | None = None
@@ -180,8 +179,7 @@ class Explainer:
             )
         if self.graph is not None:
             result["graph"] = found.get("graph")
-        result["seconds"] = round(time.perf_counter() - self.started, 3)
-        result["cpu_seconds"] = round(time.process_time() - self.cpu_started, 3)
+        self.stopwatch.record(result)
         return result
 
 

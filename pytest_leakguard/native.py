@@ -20,11 +20,11 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .frames import is_user_frame, short, source
+from .stopwatch import Stopwatch
 
 INSTALL = "pip install pytest-leakguard[memray]"
 NOT_INSTALLED = "memray is not installed"
@@ -111,8 +111,7 @@ class NativeExplainer:
         self.heap_grows = heap_grows
         """Whether the Python heap grows too: then an empty result is no mystery."""
         self.notes: list[str] = []
-        self.started = time.perf_counter()
-        self.cpu_started = time.process_time()
+        self.stopwatch = Stopwatch()
         self._directory: str | None = None
         self._tracker: Any = None
 
@@ -183,8 +182,7 @@ class NativeExplainer:
                 )
         finally:
             self._cleanup()
-        result["seconds"] = round(time.perf_counter() - self.started, 3)
-        result["cpu_seconds"] = round(time.process_time() - self.cpu_started, 3)
+        self.stopwatch.record(result)
         return result
 
     def abort(self) -> None:
@@ -283,6 +281,6 @@ def native_lines(native: Mapping[str, Any], top: int = 3) -> list[str]:
         if site.get("python"):
             lines.append(f"      called from {site['python']}")
     lines.extend(f"note: {note}" for note in native.get("notes", []))
-    from .verdict import cost_lines
+    from .report.text import cost_lines
 
     return lines + cost_lines(native)

@@ -23,9 +23,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-# The statuses and the trend of a probe are the result's (result.py); Verdict and the
-# rendering functions are re-exported for the code that imports them from here.
-from .report.text import cost_lines, explanation_lines
+# The statuses and the trend of a probe are the result's (result.py); they and Verdict are
+# re-exported for the code that imports them from here.  Rendering is report/text.py's.
 from .result import (
     CLEAN,
     ERROR,
@@ -318,10 +317,8 @@ __all__ = [  # with the names kept here for the code that imports them from this
     "Status",
     "Verdict",
     "assess",
-    "cost_lines",
     "counts_decide",
     "decide",
-    "explanation_lines",
     "is_quiet",
     "tail_length",
 ]

@@ -266,7 +266,7 @@ def test_format_amount(value: float, unit: str, expected: str) -> None:
 
 def test_growth_in_a_failure_message_has_one_decimal_at_most() -> None:
     """Issue 18: ``+1.3 blocks/run``, not ``+1.33333 blocks/run``."""
-    from pytest_leakguard.verdict import explanation_lines
+    from pytest_leakguard.report.text import explanation_lines
 
     explanation = {
         "runs": 3,

@@ -26,21 +26,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
 from typing import Any, NamedTuple
 
-from ..result import Status
+from ..result import CLEAN, ERROR, GROWING, INCONCLUSIVE, LEAK, NOISY, SKIPPED, VERDICTS, Status
+from ..result import TestResult as Verdict
 from ..units import format_amount, shown
-from ..verdict import (
-    CLEAN,
-    ERROR,
-    GROWING,
-    INCONCLUSIVE,
-    LEAK,
-    NOISY,
-    SKIPPED,
-    VERDICTS,
-    Verdict,
-    cost_lines,
-)
 from .terminal import ordered
+from .text import cost_lines
 
 LABELS = {status.value: status.label for status in Status}
 """The badge of each verdict, as the terminal summary words it."""
