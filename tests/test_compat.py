@@ -18,6 +18,8 @@ import time
 import pytest
 from helpers import LeakRun, describe, run_leakguard
 
+from pytest_leakguard.deep import HELD_RUNS
+
 # Minutes of subprocess runs, and meant for a venv with the compat extra: .ci/run's compat step.
 pytestmark = pytest.mark.own_step("compat")
 
@@ -69,6 +71,12 @@ def assert_sound(run: LeakRun) -> None:
     nodeids = [entry["nodeid"] for entry in run.report.get("tests", [])]
     assert len(nodeids) == len(set(nodeids)), text
     assert sum(1 for line in run.result.outlines if SECTION.match(line)) == 1, text
+
+
+def executions_match(count: int, expected: int) -> bool:
+    """``count`` executions are the ``expected`` ones, and for a clean test whose window rose,
+    perhaps the holder check's few more runs (see deep.py)."""
+    return expected <= count <= expected + HELD_RUNS
 
 
 def measured_runs(run: LeakRun, nodeid: str) -> int:
@@ -340,7 +348,8 @@ def test_pytest_asyncio_strict_mode(pytester: pytest.Pytester) -> None:
         ("fresh", "test_aio.py::test_fresh_loop_each_run"),
         ("module", "test_aio.py::test_module_loop_kept_across_runs"),
     ):
-        assert result.calls("runs.txt")[name] == 1 + WARMUP + measured_runs(result, nodeid)
+        count = result.calls("runs.txt")[name]
+        assert executions_match(count, 1 + WARMUP + measured_runs(result, nodeid)), count
 
 
 ASYNCIO_AUTO_SOURCE = """
@@ -617,7 +626,8 @@ def test_rerunfailures_judges_the_passing_attempt(pytester: pytest.Pytester) -> 
     # are neither reported as reruns nor counted as attempts
     assert status_lines(result, nodeid) == ["RERUN", "PASSED"], result.output()
     assert status_lines(result, "test_rerun.py::test_plain") == ["PASSED"]
-    assert result.calls("runs.txt")["flaky"] == 1 + 1 + WARMUP + measured_runs(result, nodeid)
+    count = result.calls("runs.txt")["flaky"]
+    assert executions_match(count, 1 + 1 + WARMUP + measured_runs(result, nodeid)), count
     assert status_lines(result, "test_rerun.py::test_always_fails") == ["RERUN", "RERUN", "FAILED"]
     assert result.calls("runs.txt")["always"] == 3
     assert status_lines(result, "test_rerun.py::test_fails_once_then_leaks")[-1] == "LEAKED"
@@ -683,7 +693,8 @@ def test_flaky_judges_the_passing_attempt(pytester: pytest.Pytester) -> None:
         },
     )
     nodeid = "test_flaky.py::test_fails_once_then_passes"
-    assert result.calls("runs.txt")["flaky"] == 1 + 1 + WARMUP + measured_runs(result, nodeid)
+    count = result.calls("runs.txt")["flaky"]
+    assert executions_match(count, 1 + 1 + WARMUP + measured_runs(result, nodeid)), count
     # flaky counts the attempts it made, not the check's runs
     result.result.stdout.fnmatch_lines(
         [
@@ -730,7 +741,7 @@ def test_randomly_reseeds_every_run_alike(pytester: pytest.Pytester) -> None:
     # one value, drawn by every run: the normal one, the warm-up and the measured runs
     assert len(values) == 1, values
     runs = measured_runs(result, "test_random.py::test_random_data")
-    assert sum(values.values()) == 1 + WARMUP + runs
+    assert executions_match(sum(values.values()), 1 + WARMUP + runs), values
     samples = result.entry("test_random.py::test_random_data")["samples"]["objects"]
     assert len(set(samples[WARMUP:])) == 1, samples  # flat after the warm-up
 
