@@ -196,6 +196,9 @@ def decide(
     if spent is None:
         return Decision(CONTINUE, trends)
     growing = [t for t in decisive if t.trend == GROWING]
+    cycles = _cycles(windows, growing) if runs > max_runs else None
+    if cycles is not None:
+        return Decision(CLEAN, trends, bounded_reason(cycles))
     counts = counts_decide(decisive, floors)
     if any(t.unit != "count" or counts for t in growing):
         return Decision(LEAK, trends, _leak_reason(runs, max_runs, spent))
@@ -230,6 +233,18 @@ def _flat(
         " confirmation's budget ran out: a leak on top of a sawtooth"
     )
     return Decision(LEAK, trends, reason)
+
+
+def _cycles(
+    windows: Mapping[str, Sequence[float]], growing: Sequence[ProbeTrend]
+) -> dict[str, tuple[int, str]] | None:
+    """The shapes of growing probes that all fell back to where they began since their
+    peak (a container purged past a size, caught rising again when the budget ran out);
+    ``None`` if one did not: a leak's lows climb."""
+    shapes = {t.probe: growth_shape(windows[t.probe], t.threshold or 0.0) for t in growing}
+    if shapes and all(shape == SAWTOOTH for _, shape in shapes.values()):
+        return shapes
+    return None
 
 
 def _spent(budget: Confirmation, runs: int, trends: Sequence[ProbeTrend]) -> str | None:
