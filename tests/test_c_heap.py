@@ -199,6 +199,7 @@ libc.free.restype, libc.free.argtypes = None, [ctypes.c_void_p]
 libc.free(libc.malloc(7000))  # ctypes' first call sets itself up
 probe = c_heap.MallocProbe()
 probe.start()
+probe.sample()  # the first reading's own one-off allocations (its result, the cache fill)
 readings = {"before": probe.sample(), "again": probe.sample()}
 block = libc.malloc(7000)
 readings["after"] = probe.sample()
