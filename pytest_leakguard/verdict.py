@@ -196,7 +196,8 @@ def decide(
     if spent is None:
         return Decision(CONTINUE, trends)
     growing = [t for t in decisive if t.trend == GROWING]
-    cycles = _cycles(windows, growing) if runs > max_runs else None
+    moving = [t for t in decisive if t.trend != FLAT]
+    cycles = _cycles(windows, moving) if runs > max_runs else None
     if cycles is not None:
         return Decision(CLEAN, trends, bounded_reason(cycles))
     counts = counts_decide(decisive, floors)
@@ -236,12 +237,12 @@ def _flat(
 
 
 def _cycles(
-    windows: Mapping[str, Sequence[float]], growing: Sequence[ProbeTrend]
+    windows: Mapping[str, Sequence[float]], moving: Sequence[ProbeTrend]
 ) -> dict[str, tuple[int, str]] | None:
-    """The shapes of growing probes that all fell back to where they began since their
-    peak (a container purged past a size, caught rising again when the budget ran out);
-    ``None`` if one did not: a leak's lows climb."""
-    shapes = {t.probe: growth_shape(windows[t.probe], t.threshold or 0.0) for t in growing}
+    """The shapes of moving (growing or noisy) probes that all fell back to where they
+    began since their peak (a container purged past a size, caught rising again, or just
+    purged, when the budget ran out); ``None`` if one did not: a leak's lows climb."""
+    shapes = {t.probe: growth_shape(windows[t.probe], t.threshold or 0.0) for t in moving}
     if shapes and all(shape == SAWTOOTH for _, shape in shapes.values()):
         return shapes
     return None
@@ -282,6 +283,9 @@ def growth_shape(window: Sequence[float], threshold: float) -> tuple[int, str]:
     * :data:`SAWTOOTH`: it fell back to within a tenth of its rise of where the window
       began (a container purged when it passes a size): nothing was kept;
     * :data:`SHORT`: it fell back, but kept more, as a leak on top of a sawtooth does.
+
+    ``threshold`` is the growth per run tolerated: what the window may keep over all its
+    runs (a byte probe's resolution floor makes a few hundred bytes kept over 300 runs noise).
     """
     peak = max(window)
     rise = peak - window[0]
@@ -291,7 +295,7 @@ def growth_shape(window: Sequence[float], threshold: float) -> tuple[int, str]:
     low = min(window[at:])
     if peak - low <= max(threshold, rise / 4):
         return at, PLATEAU
-    if low - window[0] <= max(threshold, rise / 10):
+    if low - window[0] <= max(threshold * (len(window) - 1), rise / 10):
         return at, SAWTOOTH
     return at, SHORT
 
