@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .config import MARKER_KWARGS, Budget, Settings
 from .probes import Probe
-from .verdict import CLEAN, ERROR, INCONCLUSIVE, LEAK, SKIPPED, ProbeTrend, Verdict
+from .result import CLEAN, ERROR, INCONCLUSIVE, LEAK, SKIPPED, ProbeTrend
+from .result import TestResult as Verdict
 
 __version__ = "0.1.0"
 

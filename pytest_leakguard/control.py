@@ -16,8 +16,9 @@ from array import array
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .result import FLAT, GROWING, ProbeTrend
 from .tracing import Tracing
-from .verdict import FLAT, GROWING, ProbeTrend, assess
+from .verdict import assess
 
 COUNT_PROBES = ("blocks", "objects", "malloc")
 """Sampled with tracing off (``malloc``: tracemalloc's own tables come from the C heap)."""

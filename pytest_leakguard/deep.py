@@ -35,11 +35,11 @@ from .control import growth_without_tracing, needs_control, tracemalloc_own
 from .explain import Explainer, gaining_every_run, graph_name
 from .native import NativeExplainer, rss_only
 from .probes import Probe
-from .result import Explanation
+from .result import CLEAN, GROWING, LEAK, Explanation, TestResult
 from .rootcause import ROOT_CAUSE_RUNS, root_causes
 from .settle import settle
 from .suppress import MEMORY_PROBES, Attribution, Suppressions, judge
-from .verdict import CLEAN, GROWING, LEAK, Decision, Verdict, is_quiet
+from .verdict import Decision, is_quiet
 
 EXPLAIN_RUNS = 3
 """Extra runs of a leaking test between the two observations of the deep probes."""
@@ -50,7 +50,7 @@ TRACEMALLOC_OWN = (
     " with tracing off it does not grow"
 )
 
-RunOnce = Callable[[], "Verdict | None"]
+RunOnce = Callable[[], "TestResult | None"]
 """One more run of the test: ``None`` when it passed, else the verdict it ends with."""
 
 
@@ -151,7 +151,7 @@ class Findings:
     attribution: Attribution | None = None
     """The growth ``site:`` / ``type:`` suppressions matched."""
 
-    def apply(self, verdict: Verdict) -> None:
+    def apply(self, verdict: TestResult) -> None:
         """Change the verdict as found (a leak cleared, a clean test that leaks), or add notes."""
         if self.status is not None:
             verdict.status = self.status
@@ -341,7 +341,7 @@ def _observer(item: pytest.Item, settings: Settings) -> Observer | None:
     return Observer(suppressions, str(item.config.rootpath)) if suppressions else None
 
 
-def _suppress(verdict: Verdict, attribution: Attribution) -> None:
+def _suppress(verdict: TestResult, attribution: Attribution) -> None:
     """Clear a leak whose growth suppressions explain, or say how far they went."""
     explained, lines = judge(attribution, verdict.offending)
     matched = {

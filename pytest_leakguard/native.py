@@ -88,7 +88,7 @@ def rss_only(trends: Iterable[Any]) -> bool:
     """Whether RSS or the C heap (``malloc``) grows while the Python heap does not: a
     native leak.
 
-    ``trends`` are :class:`~pytest_leakguard.verdict.ProbeTrend`; a heap probe
+    ``trends`` are :class:`~pytest_leakguard.result.ProbeTrend`; a heap probe
     that was not sampled counts as flat.
     """
     by_probe = {t.probe: t.trend for t in trends}

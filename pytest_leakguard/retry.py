@@ -19,13 +19,13 @@ import pytest
 from . import compat
 from .config import Settings
 from .probes import ProbeFactory
+from .result import SKIPPED, TestResult
 from .runner import _drop_stale_finalizers, _final_teardown, _why_not_rerun, measure
-from .verdict import SKIPPED, Verdict
 
 RERUNFAILURES = "pytest_rerunfailures"
 FLAKY = "flaky.flaky_pytest_plugin"
 
-Judge = Callable[[pytest.Item, pytest.TestReport, Verdict, Settings], None]
+Judge = Callable[[pytest.Item, pytest.TestReport, TestResult, Settings], None]
 """Puts a verdict on a report (and fails it for a leak): the session plugin's."""
 
 
@@ -93,7 +93,7 @@ class RetriedChecks:
         if reason is None and teardown.failed:
             reason = "the test's teardown failed"
         if reason is not None:
-            verdict = Verdict(SKIPPED, reason=reason)
+            verdict = TestResult(SKIPPED, reason=reason)
         else:
             compat.forget_request(item)
             _drop_stale_finalizers(item)

@@ -30,21 +30,9 @@ from .probes import Probe, ProbeFactory
 from .probes.memory import measuring, note_test_call, other_threads_doubt
 from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun, function_scope_end
+from .result import CLEAN, ERROR, INCONCLUSIVE, LEAK, SKIPPED, TestResult
 from .settle import Freezer, settle
-from .verdict import (
-    CLEAN,
-    CONTINUE,
-    ERROR,
-    INCONCLUSIVE,
-    LEAK,
-    MIN_MOVING_RUNS,
-    SKIPPED,
-    Confirmation,
-    Decision,
-    Verdict,
-    decide,
-    is_quiet,
-)
+from .verdict import CONTINUE, MIN_MOVING_RUNS, Confirmation, Decision, decide, is_quiet
 
 FLOORS = {name: float(floor) for name, floor in PROBE_FLOORS.items()}
 """Resolution of probes whose small moves are noise (see :data:`config.FLOORS`)."""
@@ -55,7 +43,7 @@ class Outcome:
     """The reports to log for one test and its verdict (``None``: not checked)."""
 
     reports: list[pytest.TestReport]
-    verdict: Verdict | None
+    verdict: TestResult | None
 
 
 def run_test(
@@ -75,7 +63,7 @@ def run_test(
     if item.session.shouldfail or item.session.shouldstop:
         nextitem = None
     reason = _why_not_rerun(item, setup, call)
-    verdict: Verdict | None = None
+    verdict: TestResult | None = None
     if reason is None:
         # The normal run's function-scoped teardown; the rest waits for the end.
         first_teardown = call_and_report(
@@ -87,10 +75,10 @@ def run_test(
             verdict = measure(item, settings, factories)
             reports.append(_final_teardown(item, nextitem) or first_teardown)
         else:
-            verdict = Verdict(SKIPPED, reason="the test's teardown failed")
+            verdict = TestResult(SKIPPED, reason="the test's teardown failed")
             reports.append(_also_failed(first_teardown, _final_teardown(item, nextitem)))
     else:
-        verdict = Verdict(SKIPPED, reason=reason)
+        verdict = TestResult(SKIPPED, reason=reason)
         reports.append(call_and_report(item, "teardown", log=False, nextitem=nextitem))
         forget_request(item)
     return Outcome(reports, verdict)
@@ -189,7 +177,7 @@ def _finish_owner(finalizer: object) -> pytest.FixtureDef[Any] | None:
     return None
 
 
-def _rerun(rerun: Rerun) -> Verdict | None:
+def _rerun(rerun: Rerun) -> TestResult | None:
     """Run the test once more; a verdict if the run did not pass."""
     with held_reports(rerun.item.config) as held:
         report = rerun()
@@ -200,8 +188,8 @@ def _rerun(rerun: Rerun) -> Verdict | None:
     if report is None:
         return None
     if report.skipped:
-        return Verdict(SKIPPED, reason="the test skipped itself when run again")
-    return Verdict(
+        return TestResult(SKIPPED, reason="the test skipped itself when run again")
+    return TestResult(
         ERROR,
         reason=f"{report.when} failed when the test was run again",
         error=report.longreprtext,
@@ -252,7 +240,7 @@ def _probe_call(probe: Probe, method: str) -> Any:
 
 def measure(
     item: pytest.Item, settings: Settings, factories: Mapping[str, ProbeFactory]
-) -> Verdict:
+) -> TestResult:
     """Run the test ``warmup`` times, then between ``runs`` and ``max_runs`` times, sampling.
 
     Whatever goes wrong in the check itself (a probe raises, the counter refuses)
@@ -263,7 +251,7 @@ def measure(
             return Measurement(item, settings, factories).run()
     except Exception as exc:
         reason = str(exc) if isinstance(exc, ProbeFailed) else f"the check failed: {exc!r}"
-        return Verdict(ERROR, reason=reason, error=_traceback(exc))
+        return TestResult(ERROR, reason=reason, error=_traceback(exc))
 
 
 _FREEZER = pytest.StashKey[Freezer]()
@@ -316,11 +304,11 @@ class Measurement:
         # Every attribute is set here: none added between two samples.
         self.started: list[Probe] = []
         self.recorded: list[warnings.WarningMessage] = []
-        self.failure: Verdict | None = None
+        self.failure: TestResult | None = None
         self.decision: Decision | None = None
         self.findings: Findings | None = None
 
-    def run(self) -> Verdict:
+    def run(self) -> TestResult:
         """Start the probes, run and sample the test until decided, explain a leak."""
         try:
             for probe in self.probes:
@@ -397,7 +385,7 @@ class Measurement:
             series.offsets[number] += readings[number] - series.values[name][last]
             series.values[name][last] = readings[number]
 
-    def _run_once(self) -> Verdict | None:
+    def _run_once(self) -> TestResult | None:
         """Run the test once more, dropping what the run left in its report."""
         failure = _rerun(self.rerun)
         if self.sections is not None:
@@ -468,7 +456,7 @@ class Measurement:
                 self.item, self._run_once, self.settings, decision, self.probes, self.thresholds
             )
 
-    def _verdict(self) -> Verdict:
+    def _verdict(self) -> TestResult:
         samples = self.series.as_lists()
         settings = self.settings
         if self.failure is not None:
@@ -479,7 +467,7 @@ class Measurement:
             verdict.samples = samples
             return verdict
         assert self.decision is not None
-        verdict = Verdict(
+        verdict = TestResult(
             self.decision.status,
             reason=self.decision.reason,
             warmup=settings.warmup,
@@ -508,7 +496,7 @@ def _stop(started: Sequence[Probe]) -> None:
 
 
 def attach(
-    report: pytest.TestReport, verdict: Verdict, nodeid: str, compact: bool = False
+    report: pytest.TestReport, verdict: TestResult, nodeid: str, compact: bool = False
 ) -> dict[str, Any]:
     """Put the verdict on the report in its JSON form (it crosses xdist as is); with
     ``compact``, a quiet clean test in the compact form (see :class:`result.TestResult`)."""

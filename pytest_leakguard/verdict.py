@@ -23,22 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-# The statuses and the trend of a probe are the result's (result.py); they and Verdict are
-# re-exported for the code that imports them from here.  Rendering is report/text.py's.
-from .result import (
-    CLEAN,
-    ERROR,
-    FLAT,
-    GROWING,
-    INCONCLUSIVE,
-    LEAK,
-    NOISY,
-    SKIPPED,
-    VERDICTS,
-    ProbeTrend,
-    Status,
-)
-from .result import TestResult as Verdict
+from .result import CLEAN, FLAT, GROWING, INCONCLUSIVE, LEAK, NOISY, ProbeTrend
 from .units import format_amount
 
 CONTINUE = "continue"
@@ -318,26 +303,16 @@ def counts_decide(decisive: Sequence[ProbeTrend], floors: Mapping[str, float]) -
     return not any(t.unit == "bytes" and not floors.get(t.probe) for t in decisive)
 
 
-__all__ = [  # with the names kept here for the code that imports them from this module
-    "CLEAN",
+__all__ = [
     "CONTINUE",
-    "ERROR",
-    "FLAT",
-    "GROWING",
-    "INCONCLUSIVE",
-    "LEAK",
     "MIN_MOVING_RUNS",
     "MIN_TAIL",
-    "NOISY",
-    "SKIPPED",
-    "VERDICTS",
+    "Confirmation",
     "Decision",
-    "ProbeTrend",
-    "Status",
-    "Verdict",
     "assess",
     "counts_decide",
     "decide",
+    "growth_shape",
     "is_quiet",
     "tail_length",
 ]

@@ -10,7 +10,7 @@ from helpers import leak_entry
 
 from pytest_leakguard.report import codequality
 from pytest_leakguard.report.locations import Finding
-from pytest_leakguard.verdict import ERROR, INCONCLUSIVE, LEAK
+from pytest_leakguard.result import ERROR, INCONCLUSIVE, LEAK
 
 pytest_plugins = ["pytester"]
 

@@ -169,7 +169,8 @@ def _holders(*holders: dict[str, Any]) -> dict[str, Any]:
 
 
 def _decision(*growing: str) -> Any:
-    from pytest_leakguard.verdict import GROWING, Decision, ProbeTrend
+    from pytest_leakguard.result import GROWING, ProbeTrend
+    from pytest_leakguard.verdict import Decision
 
     return Decision(
         "leak", tuple(ProbeTrend(p, "count", GROWING, 1, 1, 5, 5, 0.0) for p in growing)

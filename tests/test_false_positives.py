@@ -18,7 +18,7 @@ import pytest
 from helpers import COUNTER_BUILT, NO_COUNTER, describe, run_leakguard
 
 from pytest_leakguard.control import needs_control, tracemalloc_own
-from pytest_leakguard.verdict import ProbeTrend
+from pytest_leakguard.result import ProbeTrend
 
 pytest_plugins = ["pytester"]
 

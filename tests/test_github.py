@@ -9,7 +9,7 @@ from helpers import leak_entry
 
 from pytest_leakguard.report import github
 from pytest_leakguard.report.locations import Finding, findings
-from pytest_leakguard.verdict import LEAK
+from pytest_leakguard.result import LEAK
 
 pytest_plugins = ["pytester"]
 

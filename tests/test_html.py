@@ -33,7 +33,7 @@ import pytest
 from pytest_leakguard import cli
 from pytest_leakguard.report import html
 from pytest_leakguard.report.sparkline import BARS, sparkline
-from pytest_leakguard.verdict import (
+from pytest_leakguard.result import (
     CLEAN,
     ERROR,
     FLAT,
@@ -43,7 +43,7 @@ from pytest_leakguard.verdict import (
     NOISY,
     SKIPPED,
     ProbeTrend,
-    Verdict,
+    TestResult,
 )
 
 HOSTILE = "<script>alert(1)</script>\"'&amp;<img src=x onerror=alert(2)>"
@@ -118,7 +118,9 @@ def entry(
     **extra: Any,
 ) -> dict[str, Any]:
     """A test's dict as the JSON report holds it."""
-    verdict = Verdict(status, warmup=warmup, trends=tuple(trends), samples=samples or {}, **extra)
+    verdict = TestResult(
+        status, warmup=warmup, trends=tuple(trends), samples=samples or {}, **extra
+    )
     return {"nodeid": nodeid, **verdict.to_dict()}
 
 

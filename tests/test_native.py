@@ -15,7 +15,7 @@ import pytest
 from helpers import COUNTER_BUILT, LeakRun, SharedRuns
 
 from pytest_leakguard.native import native_lines, native_sites, rss_only, unavailable
-from pytest_leakguard.verdict import ProbeTrend
+from pytest_leakguard.result import ProbeTrend
 
 LEAKY_C = """\
 #include <stdlib.h>

@@ -15,6 +15,7 @@ import pytest
 from helpers import run_leakguard
 
 from pytest_leakguard.config import parse_ignore
+from pytest_leakguard.result import ProbeTrend
 from pytest_leakguard.suppress import (
     Attribution,
     Suppressions,
@@ -24,7 +25,6 @@ from pytest_leakguard.suppress import (
     module_name,
     used_counts,
 )
-from pytest_leakguard.verdict import ProbeTrend
 
 pytest_plugins = ["pytester"]
 

@@ -12,19 +12,13 @@ from collections.abc import Sequence
 
 import pytest
 
+from pytest_leakguard.result import CLEAN, FLAT, GROWING, INCONCLUSIVE, LEAK, NOISY, ProbeTrend
 from pytest_leakguard.verdict import (
-    CLEAN,
     CONFIRM_BYTES,
     CONTINUE,
-    FLAT,
-    GROWING,
-    INCONCLUSIVE,
-    LEAK,
     MIN_MOVING_RUNS,
     MIN_TAIL,
-    NOISY,
     Confirmation,
-    ProbeTrend,
     assess,
     decide,
     growth_shape,

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..verdict import ERROR, INCONCLUSIVE, LEAK
+from ..result import ERROR, INCONCLUSIVE, LEAK
 from .json_report import write_text_atomic
 from .locations import Finding, findings, repository_root
 

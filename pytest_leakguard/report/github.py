@@ -11,8 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..result import Status
-from ..verdict import CLEAN, ERROR, INCONCLUSIVE, LEAK, VERDICTS, Verdict
+from ..result import CLEAN, ERROR, INCONCLUSIVE, LEAK, VERDICTS, Status, TestResult
 from .json_report import write_text_atomic
 from .locations import Finding, findings, repository_root
 from .sparkline import sparkline
@@ -114,7 +113,7 @@ def summary(results: Sequence[Mapping[str, Any]], found: Sequence[Finding]) -> s
             f" | {_code(where)} | {holder} |"
         )
     leaks = [by_id[item.nodeid] for item in found if item.status == LEAK]
-    leaks.sort(key=lambda data: -Verdict.from_dict(data).severity())
+    leaks.sort(key=lambda data: -TestResult.from_dict(data).severity())
     for data in leaks[:MAX_CHARTS]:
         lines += ["", *_chart(data)]
     return "\n".join(lines) + "\n\n"
@@ -122,7 +121,7 @@ def summary(results: Sequence[Mapping[str, Any]], found: Sequence[Finding]) -> s
 
 def _worst(data: Mapping[str, Any]) -> tuple[str, str, list[float]] | None:
     """The offending probe (bytes first), its unit and its samples over every run."""
-    offending = sorted(Verdict.from_dict(data).offending, key=lambda t: t.unit != "bytes")
+    offending = sorted(TestResult.from_dict(data).offending, key=lambda t: t.unit != "bytes")
     if not offending:
         return None
     probe = offending[0]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..verdict import ERROR, INCONCLUSIVE, LEAK, Verdict
+from ..result import ERROR, INCONCLUSIVE, LEAK, TestResult
 
 REPORTED = (LEAK, INCONCLUSIVE, ERROR)
 """The verdicts a CI report shows (clean and skipped tests have nothing to point at)."""
@@ -59,7 +59,7 @@ def findings(
                 status=data["verdict"],
                 path=path,
                 line=line,
-                summary=Verdict.from_dict(data).summary(),
+                summary=TestResult.from_dict(data).summary(),
                 holder=str(holders[0]["path"]) if holders else None,
             )
         )
