@@ -210,6 +210,9 @@ class TestResult:
     suppressions: list[dict[str, Any]]
     """For a leak that ``site:``/``type:`` suppressions explained (the verdict is then
     clean): each suppression used, with the bytes and objects per run it matched."""
+    holder_check_runs: int
+    """Runs made after the window by the holder check of a clean test whose window rose
+    (deep.py): executions that no window counts."""
     nodeid: str = field(default="", compare=False)
     """The test's node id (set when the result is put on the report); not part of the
     verdict's identity."""
@@ -226,6 +229,7 @@ class TestResult:
         runs_made: int = 0,
         suppressions: list[dict[str, Any]] | None = None,
         nodeid: str = "",
+        holder_check_runs: int = 0,
     ) -> None:
         """As the fields; an ``explanation`` given as a dict is taken as its JSON form."""
         self.status = Status.of(status) or status
@@ -238,6 +242,7 @@ class TestResult:
         self.runs_made = runs_made
         self.suppressions = [] if suppressions is None else suppressions
         self.nodeid = nodeid
+        self.holder_check_runs = holder_check_runs
 
     @property
     def runs(self) -> int:
@@ -263,6 +268,7 @@ class TestResult:
             self.status == CLEAN
             and bool(self.trends)
             and not (self.reason or self.error or self.explanation or self.suppressions)
+            and not self.holder_check_runs
             and all(t.quiet for t in self.trends)
         )
 
@@ -298,6 +304,7 @@ class TestResult:
             "reason": self.reason,
             "warmup": self.warmup,
             "runs": self.runs,
+            "holder_check_runs": self.holder_check_runs,
             "growth_per_run": {t.probe: t.growth_per_run for t in self.trends},
             "trend": {t.probe: t.trend for t in self.trends},
             "thresholds": {t.probe: t.threshold for t in self.trends},
@@ -347,6 +354,7 @@ class TestResult:
             runs_made=0 if trends else data.get("runs", 0),
             suppressions=[dict(entry) for entry in data.get("suppressions") or []],
             nodeid=data.get("nodeid", ""),
+            holder_check_runs=data.get("holder_check_runs", 0),
         )
 
     @classmethod

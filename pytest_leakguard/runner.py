@@ -307,6 +307,7 @@ class Measurement:
         self.failure: TestResult | None = None
         self.decision: Decision | None = None
         self.findings: Findings | None = None
+        self.holder_check_runs = 0
 
     def run(self) -> TestResult:
         """Start the probes, run and sample the test until decided, explain a leak."""
@@ -446,7 +447,12 @@ class Measurement:
         if decision is None or decision.status != CLEAN:
             return
         if rose_only(self.series.windows(self.settings.warmup), self.thresholds, FLOORS):
-            self.findings = held_growth(self._run_once)
+            self.findings = held_growth(self._counted_run)
+
+    def _counted_run(self) -> TestResult | None:
+        """One more run of the holder check, counted for the result."""
+        self.holder_check_runs += 1
+        return self._run_once()
 
     def _explain_leak(self) -> None:
         """For a leak: the tracing control, then the deep probes (see deep.py)."""
@@ -474,6 +480,7 @@ class Measurement:
             trends=self.decision.trends,
             samples=samples,
             explanation=self.findings.explanation if self.findings else None,
+            holder_check_runs=self.holder_check_runs,
         )
         doubt = other_threads_doubt(self.probes, samples, settings.warmup)
         if verdict.status == CLEAN and doubt:
