@@ -131,6 +131,11 @@ CONFIRM_BYTES = 64 * 1024 * 1024
 """Growth of a byte probe over the window that confirms a leak before the budget is spent:
 a test that kept this much more alive by re-running has shown what it costs."""
 
+CONFIRM_RESOURCES = 128
+"""The same for a resource probe (fds, threads, tasks, processes): more than any pool's
+usual bound (a thread pool's 32 workers), and far from the process's limits (1,024 fds
+by default): a leak of one per run must not exhaust them for the tests after it."""
+
 
 def decide(
     windows: Mapping[str, Sequence[float]],
@@ -154,7 +159,7 @@ def decide(
       (a bounded cache that is still filling looks like a leak until it is full);
     * from ``max_runs`` on, the confirmation stage, while ``confirmation`` allows
       (``confirmation``: runs left, time left; and no byte probe grown by
-      :data:`CONFIRM_BYTES`):
+      :data:`CONFIRM_BYTES`, no resource probe by :data:`CONFIRM_RESOURCES`):
       :data:`CONTINUE`;
     * at the end: :data:`LEAK` if a decisive probe grows (a count probe only
       when no exact byte probe is judged, see :func:`counts_decide`), else
@@ -241,8 +246,9 @@ def _spent(budget: Confirmation, runs: int, trends: Sequence[ProbeTrend]) -> str
         return f"{budget.seconds:g} s" if budget.seconds is not None else "its time"
     for trend in trends:
         grown = trend.growth_per_run * trend.runs
-        if trend.decisive and trend.unit == "bytes" and grown >= CONFIRM_BYTES:
-            return f"{trend.probe} grew by {format_amount(grown, 'bytes')}"
+        cap = {"bytes": CONFIRM_BYTES, "resources": CONFIRM_RESOURCES}.get(trend.unit)
+        if trend.decisive and cap is not None and grown >= cap:
+            return f"{trend.probe} grew by {format_amount(grown, trend.unit)}"
     return None
 
 
@@ -304,6 +310,8 @@ def counts_decide(decisive: Sequence[ProbeTrend], floors: Mapping[str, float]) -
 
 
 __all__ = [
+    "CONFIRM_BYTES",
+    "CONFIRM_RESOURCES",
     "CONTINUE",
     "MIN_MOVING_RUNS",
     "MIN_TAIL",

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from pytest_leakguard.probes import resources
+
 SUITE = """
 import asyncio
 import os
@@ -123,6 +125,8 @@ def run_suite(
         "ignore::ResourceWarning",
         "--leakguard",
         f"--leakguard-json={report}",
+        # A confirmation of 20 more runs: a process leak keeps a child per run alive.
+        "--leakguard-confirm-runs=40",
         *args,
     ]
     try:
@@ -222,3 +226,31 @@ def test_suppression_does_not_hide_other_resources(suppressed: dict[str, dict[st
     test = suppressed["test_other_threads_still_count"]
     assert test["verdict"] == "leak", test["message"]
     assert test["trend"]["threads"] == "growing"
+
+
+class _Counts:
+    """A count that reads ``values`` in turn (the last one from then on)."""
+
+    def __init__(self, *values: int) -> None:
+        self.values, self.calls = list(values), 0
+
+    def __call__(self) -> int:
+        self.calls += 1
+        return self.values.pop(0) if len(self.values) > 1 else self.values[0]
+
+
+def test_grace_waits_for_finishing_threads_but_not_for_a_leak(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(resources.time, "sleep", slept.append)
+    grace = resources._Grace(baseline=3)
+    assert grace.count(_Counts(3)) == 3
+    assert slept == []
+    assert grace.count(_Counts(5, 4, 3)) == 3
+    assert len(slept) == 2
+    # A leak: one more thread each run that never ends; two full waits, then none.
+    for run, leaked in enumerate((4, 5, 6, 7), 1):
+        slept.clear()
+        assert grace.count(_Counts(leaked)) == leaked
+        assert len(slept) == (len(resources.GRACE_DELAYS) if run <= 2 else 0), run

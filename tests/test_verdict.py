@@ -15,6 +15,7 @@ import pytest
 from pytest_leakguard.result import CLEAN, FLAT, GROWING, INCONCLUSIVE, LEAK, NOISY, ProbeTrend
 from pytest_leakguard.verdict import (
     CONFIRM_BYTES,
+    CONFIRM_RESOURCES,
     CONTINUE,
     MIN_MOVING_RUNS,
     MIN_TAIL,
@@ -438,6 +439,18 @@ def test_confirm_large_growth_is_a_leak_before_the_budget() -> None:
     assert status == LEAK
     assert runs * MIB >= CONFIRM_BYTES > (runs - 1) * MIB
     assert "probe grew by 64.0 MiB" in reason
+
+
+def test_confirm_resource_growth_is_a_leak_before_the_budget() -> None:
+    # A thread (or fd, or child process) kept per run: 128 of them confirm it.
+    status, runs, reason = confirm(cumulative([1] * 300), unit="resources")
+    assert (status, runs) == (LEAK, CONFIRM_RESOURCES)
+    assert reason.endswith(
+        f"(probe grew by {CONFIRM_RESOURCES}): growth that lasts that long is a leak"
+    )
+    # A pool of 32 workers filling at one per run is still told apart.
+    status, runs, reason = confirm(cumulative([1] * 32 + [0] * 268), unit="resources")
+    assert status == CLEAN, reason
 
 
 def test_confirm_budget_at_max_runs_is_the_window_verdict_without_a_reason() -> None:

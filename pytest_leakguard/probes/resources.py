@@ -35,14 +35,35 @@ def _ignored(text: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(text, pattern) for pattern in patterns)
 
 
-def _with_grace(count: Callable[[], int], baseline: int) -> int:
-    value = count()
-    for delay in GRACE_DELAYS:
-        if value <= baseline:
-            break
-        time.sleep(delay)
-        value = count()
-    return value
+FUTILE_WAITS = 2
+"""Grace periods in a row in which the count did not fall, after which a test waits no more."""
+
+
+class _Grace:
+    """The wait for threads or processes that are finishing while the count is above
+    ``baseline`` (the count at the probe's start).
+
+    After :data:`FUTILE_WAITS` waits in a row in which the count did not fall (a leak of
+    one thread or process per run: the new one never ends), the test waits no more: each
+    of its runs would pay the whole grace period (0.3 s) for nothing.
+    """
+
+    def __init__(self, baseline: int) -> None:
+        self.baseline = baseline
+        self.futile = 0
+
+    def count(self, count: Callable[[], int]) -> int:
+        """``count()``, after the grace period if it is above the baseline."""
+        value = first = count()
+        if value <= self.baseline or self.futile >= FUTILE_WAITS:
+            return value
+        for delay in GRACE_DELAYS:
+            time.sleep(delay)
+            value = count()
+            if value <= self.baseline:
+                break
+        self.futile = self.futile + 1 if value >= first else 0
+        return value
 
 
 class _SinceStart:
@@ -134,7 +155,7 @@ class ThreadsProbe:
     unit = "resources"
 
     def __init__(self) -> None:
-        self._baseline = 0
+        self._grace = _Grace(0)
         self._before: set[int] = set()
         self._sites: weakref.WeakKeyDictionary[threading.Thread, str] = weakref.WeakKeyDictionary()
         self._patch: Patch | None = None
@@ -148,7 +169,7 @@ class ThreadsProbe:
 
     def start(self) -> None:
         """Record the live threads and start recording where new ones start."""
-        self._baseline = self._count()
+        self._grace = _Grace(self._count())
         self._before = {id(t) for t in threading.enumerate()}
         sites = self._sites
 
@@ -161,7 +182,7 @@ class ThreadsProbe:
 
     def sample(self) -> int:
         """Return the number of live threads, after a grace period for finishing ones."""
-        return _with_grace(self._count, self._baseline)
+        return self._grace.count(self._count)
 
     def stop(self) -> None:
         """Restore ``Thread.start`` (unless replaced again since, see :class:`Patch`)."""
@@ -251,7 +272,7 @@ class ProcessesProbe:
     unit = "resources"
 
     def __init__(self) -> None:
-        self._baseline = 0
+        self._grace = _Grace(0)
         self._started: weakref.WeakSet[Any] = weakref.WeakSet()
         self._patch: Patch | None = None
         self.ignore: Sequence[str] = ()
@@ -283,11 +304,11 @@ class ProcessesProbe:
             started.add(popen)
 
         self._patch = Patch(subprocess.Popen, "__init__", init)
-        self._baseline = len(self._running())
+        self._grace = _Grace(len(self._running()))
 
     def sample(self) -> int:
         """Return the number of running children, after a grace period for finishing ones."""
-        return _with_grace(lambda: len(self._running()), self._baseline)
+        return self._grace.count(lambda: len(self._running()))
 
     def stop(self) -> None:
         """Restore ``Popen.__init__`` (unless replaced again since, see :class:`Patch`)."""
