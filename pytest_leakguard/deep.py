@@ -35,6 +35,7 @@ from .control import growth_without_tracing, needs_control, tracemalloc_own
 from .explain import Explainer, gaining_every_run, graph_name
 from .native import NativeExplainer, rss_only
 from .probes import Probe
+from .probes.memory import outer_session_traces
 from .result import CLEAN, GROWING, LEAK, Explanation, TestResult
 from .rootcause import ROOT_CAUSE_RUNS, root_causes
 from .settle import settle
@@ -170,6 +171,8 @@ def explain_leak(
     thresholds: Mapping[str, float | None],
 ) -> Findings:
     """The tracing control, then the deep probes and the resource probes' ``explain()``."""
+    if outer_session_traces():  # each of them restarts tracemalloc
+        return Findings({"notes": [OUTER_TRACES]})
     if _tracemalloc_own(decision, run_once, probes, thresholds, settings.runs):
         return Findings(status=CLEAN, reason=TRACEMALLOC_OWN)
     observer = _observer(item, settings)
@@ -192,6 +195,12 @@ def explain_leak(
     elif causes is not None and explanation is not None:
         causes.add(explanation, item.nodeid)
     return found
+
+
+OUTER_TRACES = (
+    "not explained: the pytest session this one runs in counts the heap with tracemalloc,"
+    " which explaining restarts (its count would be lost)"
+)
 
 
 def known_root_cause(

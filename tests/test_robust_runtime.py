@@ -44,8 +44,12 @@ def test_nested(pytester):
     inner = pytester.runpytest(
         "--leakguard", "-p", "no:cacheprovider", "-p", "no:randomly",
         "--leakguard-warmup=0", "--leakguard-runs=2", "--leakguard-max-runs=2",
+        "--leakguard-confirm-runs=2", "--leakguard-explain=no",
     )
-    assert inner.ret == 0, inner.outlines
+    # In process, pytester's HookRecorder keeps a record of every hook call of the
+    # inner re-runs: the inner test grows by them (LEAKED), and must not crash.
+    assert inner.ret in (0, 1), inner.outlines
+    assert not any("INTERNALERROR" in line for line in inner.outlines), inner.outlines
 
 def test_after():
     pass
@@ -64,11 +68,14 @@ def test_in_process_pytester_leaves_the_outer_sessions_counting(
     if engine == "tracemalloc":
         monkeypatch.setenv("PYTHONTRACEMALLOC", "1")
     pytester.makepyfile(test_outer=NESTED)
-    run = run_leakguard(pytester, "test_outer.py", *QUICK, *workers)
+    # Each run of test_nested is a whole inner session, which the outer one sees grow
+    # (pytester's records): no confirmation or explanation of the outer, which take minutes.
+    fast = ("--leakguard-confirm-runs=3", "--leakguard-explain=no")
+    run = run_leakguard(pytester, "test_outer.py", *QUICK, *fast, *workers)
     _no_crash(run.output(), run.result.ret)
     for name in ("test_before", "test_nested", "test_after"):
         entry = run.entry(f"test_outer.py::{name}")
-        assert entry["verdict"] != "error", entry
+        assert entry["verdict"] not in ("error", "skipped"), entry
 
 
 # --- failing fixtures -------------------------------------------------------------

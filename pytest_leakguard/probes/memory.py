@@ -310,6 +310,16 @@ def heap_engine() -> str:
     return "allocation counter"
 
 
+def outer_session_traces() -> bool:
+    """Whether a session that this one runs inside counts the heap with ``tracemalloc``
+    (a test that runs pytest in process): restarting tracing would lose that count."""
+    return (
+        _ENGINE is not None
+        and _ENGINE.label == "tracemalloc"
+        and _ENGINE_OWNER not in (None, _session())
+    )
+
+
 def stop_session_counting(session: object = None) -> None:
     """Stop what :class:`HeapProbe` and :class:`BlocksProbe` started (at the end of the session).
 
