@@ -38,9 +38,12 @@ def check_links(path: Path) -> list[str]:
     problems = []
     for target in LINK.findall(path.read_text(encoding="utf-8")):
         if target.startswith(REPOSITORY):
-            file_part = re.sub(r"^(blob|tree)/main/", "", target[len(REPOSITORY) :])
-            if file_part == target[len(REPOSITORY) :] or not (ROOT / file_part).exists():
+            rest = target[len(REPOSITORY) :]
+            file_part, _, anchor = re.sub(r"^(blob|tree)/main/", "", rest).partition("#")
+            if not rest.startswith(("blob/main/", "tree/main/")) or not (ROOT / file_part).exists():
                 problems.append(f"{path.relative_to(ROOT)}: link to missing {target}")
+            elif anchor and file_part.endswith(".md") and anchor not in anchors(ROOT / file_part):
+                problems.append(f"{path.relative_to(ROOT)}: link to missing heading {target}")
             continue
         if re.match(r"[a-z]+:", target):
             continue  # an external link

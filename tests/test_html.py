@@ -687,7 +687,7 @@ def test_past_a_page_the_lines_are_data_for_the_script() -> None:
     ]
     kinds = [data["kinds"][kind] for _, _, kind in data["tests"]]
     assert kinds[0] == [CLEAN, "clean", "5 measured runs after 2 warm-up runs"]
-    assert kinds[5] == [CLEAN, "clean", "3 measured runs after 1 warm-up runs"]
+    assert kinds[5] == [CLEAN, "clean", "3 measured runs after 1 warm-up run"]
     assert kinds[-1] == [SKIPPED, "skipped", "the test failed"]
     assert len(data["kinds"]) == 3  # each distinct line once
 
@@ -735,7 +735,7 @@ def test_compact_results_without_samples_or_trends_render() -> None:
         "t.py::test_quiet",
         "t.py::test_gone",
     ]
-    assert "1 measured runs after 1 warm-up runs" in page.text
+    assert "1 measured run after 1 warm-up run" in page.text
     assert "the test failed" in page.text
 
 

@@ -15,7 +15,7 @@ import pytest
 from pytest_leakguard import baseline
 from pytest_leakguard.report import json_report
 from pytest_leakguard.report.terminal import ordered, summary_lines
-from pytest_leakguard.report.text import describe, message, summary
+from pytest_leakguard.report.text import describe, message, runs_phrase, summary
 from pytest_leakguard.result import (
     CLEAN,
     ERROR,
@@ -152,7 +152,7 @@ def test_verdict_message_carries_reason_and_error() -> None:
         ERROR, reason="call failed when the test was run again", warmup=1, error="Traceback..."
     )
     lines = message(verdict).splitlines()
-    assert lines[0].endswith("(0 measured runs after 1 warm-up runs)")
+    assert lines[0].endswith("(0 measured runs after 1 warm-up run)")
     assert lines[1] == "call failed when the test was run again"
     assert lines[-1] == "Traceback..."
 
@@ -616,3 +616,15 @@ def test_a_hostile_compact_entry_is_refused_clearly_or_shown(
     else:
         assert sorted(baseline.load(str(path)).tests) == kept
     assert 'data-nodeid="t::x"' in html.render(json.loads(path.read_text()))
+
+
+@pytest.mark.parametrize(
+    ("runs", "warmup", "phrase"),
+    [
+        (2, 1, "2 measured runs after 1 warm-up run"),
+        (1, 0, "1 measured run after 0 warm-up runs"),
+        (300, 2, "300 measured runs after 2 warm-up runs"),
+    ],
+)
+def test_runs_phrase_counts_in_words(runs: int, warmup: int, phrase: str) -> None:
+    assert runs_phrase(runs, warmup) == phrase

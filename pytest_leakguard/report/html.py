@@ -30,7 +30,7 @@ from ..result import CLEAN, ERROR, GROWING, INCONCLUSIVE, LEAK, NOISY, SKIPPED, 
 from ..result import TestResult as Verdict
 from ..units import format_amount, shown
 from .terminal import ordered
-from .text import cost_lines
+from .text import cost_lines, runs_phrase
 
 LABELS = {status.value: status.label for status in Status}
 """The badge of each verdict, as the terminal summary words it."""
@@ -566,7 +566,7 @@ def _brief(test: Mapping[str, Any], verdict: Verdict | None) -> str:
     """What a test's line says after its node id."""
     status = test["verdict"]
     if status == CLEAN:
-        return f"{test['runs']} measured runs after {test['warmup']} warm-up runs"
+        return runs_phrase(test["runs"], test["warmup"])
     if status in (ERROR, SKIPPED) or verdict is None:
         return str(test["reason"])
     return verdict.summary()

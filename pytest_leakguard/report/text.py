@@ -34,10 +34,17 @@ def describe(trend: ProbeTrend) -> str:
     return line + f" (budget {format_amount(trend.threshold, trend.unit)}/run)"
 
 
+def runs_phrase(runs: int, warmup: int) -> str:
+    """``3 measured runs after 1 warm-up run``."""
+    measured = "run" if runs == 1 else "runs"
+    warm = "run" if warmup == 1 else "runs"
+    return f"{runs} measured {measured} after {warmup} warm-up {warm}"
+
+
 def message(result: TestResult) -> str:
     """The failure message: the verdict, then one line per probe, then the explanation."""
     head = HEADS[result.status]
-    lines = [f"{head} ({result.runs} measured runs after {result.warmup} warm-up runs)"]
+    lines = [f"{head} ({runs_phrase(result.runs, result.warmup)})"]
     if result.reason:
         lines.append(result.reason)
     marked = {t.probe for t in result.offending}
