@@ -327,13 +327,33 @@ def _explain(
         python.append(Explainer(str(item.config.rootpath), _graph(item, settings)))
     if observer is not None:
         python.append(observer)
+    native_only = rss_only(decision.trends)
     if python:
         explanation = observe(python, run_once)
-    native_only = rss_only(decision.trends)
+        if native_only and explanation and not _grows(decision, "objects"):
+            explanation = _without_object_findings(explanation)
     if settings.native or (settings.explain and native_only):
         tracker = NativeExplainer(str(item.config.rootpath), heap_grows=not native_only)
         explanation = {**(explanation or {}), "native": observe([tracker], run_once)}
     return explanation
+
+
+OBJECT_FINDINGS = ("types", "sizes", "holders", "chain", "graph")
+"""What the Python deep probes say about objects: noise when no Python probe grew."""
+
+
+def _grows(decision: Decision, probe: str) -> bool:
+    return any(t.probe == probe and t.decisive and t.trend == GROWING for t in decision.trends)
+
+
+def _without_object_findings(explanation: dict[str, Any]) -> dict[str, Any]:
+    """A native leak's explanation without the object types, sizes, holders and chain that
+    its 3 runs happened to leave (a tuple or two): they would point at unrelated code."""
+    kept = {k: v for k, v in explanation.items() if k not in OBJECT_FINDINGS}
+    if len(kept) < len(explanation):
+        note = "the Python heap did not grow: no object types, holders or chain shown"
+        kept["notes"] = [*kept.get("notes", []), note]
+    return kept
 
 
 def _graph(item: pytest.Item, settings: Settings) -> str | None:

@@ -92,6 +92,10 @@ def test_a_few_kib_per_call_is_a_leak(native_run: LeakRun) -> None:
     assert entry["growth_per_run"]["malloc"] == pytest.approx(3008, abs=64), describe(entry)
     assert entry["trend"]["rss"] != "growing"  # far below RSS's floor
     assert entry["trend"]["heap"] == "flat"  # no Python allocation
+    # No object types, holders or chain from what the explanation's runs happened to leave.
+    explanation = entry["explanation"]
+    assert not {"types", "holders", "chain", "sizes"} & set(explanation), explanation
+    assert "the Python heap did not grow" in " ".join(explanation["notes"]), explanation
 
 
 @needs_glibc
