@@ -233,10 +233,15 @@ def _bounded_filling(explanation: Mapping[str, Any], decision: Decision) -> str 
     )
 
 
+def _growing(decision: Decision) -> set[str]:
+    """The deciding probes that grew."""
+    return {t.probe for t in decision.trends if t.decisive and t.trend == GROWING}
+
+
 def _python_heap_only(decision: Decision) -> bool:
     """Whether what grew is the Python heap (``heap``, ``blocks``, ``objects``; ``rss`` and
     ``malloc`` beside: Python's blocks over 512 bytes come from the C heap)."""
-    growing = {t.probe for t in decision.trends if t.decisive and t.trend == GROWING}
+    growing = _growing(decision)
     python = set(MEMORY_PROBES)
     return bool(growing & python) and growing - {"rss", "malloc"} <= python
 
@@ -330,7 +335,7 @@ def _explain(
     native_only = rss_only(decision.trends)
     if python:
         explanation = observe(python, run_once)
-        if native_only and explanation and not _grows(decision, "objects"):
+        if native_only and explanation and "objects" not in _growing(decision):
             explanation = _without_object_findings(explanation)
     if settings.native or (settings.explain and native_only):
         tracker = NativeExplainer(str(item.config.rootpath), heap_grows=not native_only)
@@ -340,10 +345,6 @@ def _explain(
 
 OBJECT_FINDINGS = ("types", "sizes", "holders", "chain", "graph")
 """What the Python deep probes say about objects: noise when no Python probe grew."""
-
-
-def _grows(decision: Decision, probe: str) -> bool:
-    return any(t.probe == probe and t.decisive and t.trend == GROWING for t in decision.trends)
 
 
 def _without_object_findings(explanation: dict[str, Any]) -> dict[str, Any]:
@@ -395,7 +396,7 @@ def _suppress(verdict: TestResult, attribution: Attribution) -> None:
 
 def _explain_resources(probes: Sequence[Probe], decision: Decision) -> dict[str, list[str]]:
     """What the growing probes that can explain themselves found (open files, threads...)."""
-    growing = {t.probe for t in decision.trends if t.decisive and t.trend == GROWING}
+    growing = _growing(decision)
     found: dict[str, list[str]] = {}
     for probe in probes:
         describe = getattr(probe, "explain", None)
