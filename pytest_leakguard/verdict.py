@@ -136,6 +136,9 @@ CONFIRM_RESOURCES = 128
 usual bound (a thread pool's 32 workers), and far from the process's limits (1,024 fds
 by default): a leak of one per run must not exhaust them for the tests after it."""
 
+_CONFIRM_CAPS = {"bytes": CONFIRM_BYTES, "resources": CONFIRM_RESOURCES}
+"""The growth over the window that confirms a leak early, by unit (none for counts)."""
+
 
 def decide(
     windows: Mapping[str, Sequence[float]],
@@ -246,7 +249,7 @@ def _spent(budget: Confirmation, runs: int, trends: Sequence[ProbeTrend]) -> str
         return f"{budget.seconds:g} s" if budget.seconds is not None else "its time"
     for trend in trends:
         grown = trend.growth_per_run * trend.runs
-        cap = {"bytes": CONFIRM_BYTES, "resources": CONFIRM_RESOURCES}.get(trend.unit)
+        cap = _CONFIRM_CAPS.get(trend.unit)
         if trend.decisive and cap is not None and grown >= cap:
             return f"{trend.probe} grew by {format_amount(grown, trend.unit)}"
     return None
