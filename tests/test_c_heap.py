@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_leakguard.config import DEFAULT_RUNS
-from pytest_leakguard.probes import c_heap
+from pytest_leakguard.probes import c_heap, resources
 
 GLIBC = sys.platform.startswith("linux") and hasattr(ctypes.CDLL(None), "mallinfo2")
 needs_glibc = pytest.mark.skipif(not GLIBC, reason="needs glibc 2.33+ (mallinfo2)")
@@ -326,3 +326,21 @@ def test_a_native_leak_after_an_explained_leak_is_a_leak(pytester: pytest.Pytest
     assert first["explanation"], describe(first)
     later = _malloc_leak(run, "test_later.py::test_native_leak_later")
     assert later["growth_per_run"]["malloc"] == pytest.approx(1 << 20, rel=0.01)
+
+
+@needs_glibc
+def test_reads_once_joined_threads_have_left_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A joined thread still running its C exit (freeing its chunk cache) is waited for."""
+    probe = c_heap.MallocProbe()
+    probe.start()
+    extra = c_heap._threads_not_in_python_now()
+    events: list[str] = []
+    exiting = iter([extra + 1, extra + 1, extra])  # one kernel thread still exiting, then gone
+    monkeypatch.setattr(c_heap, "_threads_not_in_python_now", lambda: next(exiting, extra))
+    monkeypatch.setattr(resources.time, "sleep", lambda seconds: events.append("wait"))
+    monkeypatch.setattr(probe, "_read", lambda: events.append("read") or 0)
+    probe.sample()
+    assert events == ["wait", "wait", "read"]
+    events.clear()
+    probe.sample()  # nothing exiting: no wait
+    assert events == ["read"]

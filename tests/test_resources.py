@@ -244,7 +244,7 @@ def test_grace_waits_for_finishing_threads_but_not_for_a_leak(
 ) -> None:
     slept: list[float] = []
     monkeypatch.setattr(resources.time, "sleep", slept.append)
-    grace = resources._Grace(baseline=3)
+    grace = resources.Grace(baseline=3)
     assert grace.count(_Counts(3)) == 3
     assert slept == []
     assert grace.count(_Counts(5, 4, 3)) == 3

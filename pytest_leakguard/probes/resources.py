@@ -39,9 +39,9 @@ FUTILE_WAITS = 2
 """Grace periods in a row in which the count did not fall, after which a test waits no more."""
 
 
-class _Grace:
+class Grace:
     """The wait for threads or processes that are finishing while the count is above
-    ``baseline`` (the count at the probe's start).
+    ``baseline`` (the count at the probe's start; also used by the ``malloc`` probe).
 
     After :data:`FUTILE_WAITS` waits in a row in which the count did not fall (a leak of
     one thread or process per run: the new one never ends), the test waits no more: each
@@ -155,7 +155,7 @@ class ThreadsProbe:
     unit = "resources"
 
     def __init__(self) -> None:
-        self._grace = _Grace(0)
+        self._grace = Grace(0)
         self._before: set[int] = set()
         self._sites: weakref.WeakKeyDictionary[threading.Thread, str] = weakref.WeakKeyDictionary()
         self._patch: Patch | None = None
@@ -169,7 +169,7 @@ class ThreadsProbe:
 
     def start(self) -> None:
         """Record the live threads and start recording where new ones start."""
-        self._grace = _Grace(self._count())
+        self._grace = Grace(self._count())
         self._before = {id(t) for t in threading.enumerate()}
         sites = self._sites
 
@@ -272,7 +272,7 @@ class ProcessesProbe:
     unit = "resources"
 
     def __init__(self) -> None:
-        self._grace = _Grace(0)
+        self._grace = Grace(0)
         self._started: weakref.WeakSet[Any] = weakref.WeakSet()
         self._patch: Patch | None = None
         self.ignore: Sequence[str] = ()
@@ -304,7 +304,7 @@ class ProcessesProbe:
             started.add(popen)
 
         self._patch = Patch(subprocess.Popen, "__init__", init)
-        self._grace = _Grace(len(self._running()))
+        self._grace = Grace(len(self._running()))
 
     def sample(self) -> int:
         """Return the number of running children, after a grace period for finishing ones."""
