@@ -6,9 +6,10 @@ For each pinned project below, this script:
    ships the tests) and unpacks it;
 2. makes a scratch venv with the project, its test dependencies and this plugin
    (``pip install -e`` of the repository this script belongs to, or ``--plugin``);
-3. runs the suite twice, one project at a time, in the unpacked sdist: plain
+3. runs the suite, one project at a time, in the unpacked sdist: plain
    (``-p no:randomly -p no:cacheprovider``) and with ``--leakguard
-   --leakguard-json=...``, timing both;
+   --leakguard-json=...``, timing both; with ``--repeat N``, N times alternately,
+   keeping the best time of each (the machine is shared: one run is about ±30%);
 4. reads the JSON report: every test flagged ``leak`` or ``inconclusive`` is a
    false positive unless it is listed in :data:`REAL_LEAKS` with the evidence
    (see docs/real-world.md).
@@ -18,7 +19,7 @@ figures as JSON with ``--json``.
 
 Usage::
 
-    python benchmarks/realworld.py [--only six,idna] [--work DIR] [--json PATH]
+    python benchmarks/realworld.py [--only six,idna] [--work DIR] [--json PATH] [--repeat N]
 """
 
 from __future__ import annotations
@@ -240,49 +241,53 @@ def count_tests(summary: str) -> int:
     return sum(int(n) for n, word in OUTCOMES.findall(summary) if not word.startswith("warning"))
 
 
-def measure(project: Project, work: Path, plugin: Path) -> Row:
-    """Run one project's suite plain and with --leakguard; the figures."""
+def measure(project: Project, work: Path, plugin: Path, repeat: int = 1) -> Row:
+    """Run one project's suite plain and with --leakguard, alternately ``repeat`` times:
+    the best time of each (the machine is shared), every test flagged in any run."""
     source, python = prepare(project, work, plugin)
     row = Row(project.name, project.version, subset=project.subset)
     report = source.parent / "leakguard.json"
-    report.unlink(missing_ok=True)
     base = [str(python), "-m", "pytest", *PYTEST_ARGS, *project.args, *project.tests]
-    started = time.perf_counter()
-    plain = run(base, source)
-    row.plain_seconds = time.perf_counter() - started
+    plain_times, guarded_times = [], []
+    for _ in range(repeat):
+        report.unlink(missing_ok=True)
+        started = time.perf_counter()
+        plain = run(base, source)
+        plain_times.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        guarded = run([*base, "--leakguard", f"--leakguard-json={report}"], source)
+        guarded_times.append(time.perf_counter() - started)
+        if not report.exists():
+            raise RuntimeError(f"{project.name}: no JSON report\n{guarded.stdout[-3000:]}")
+        classify(row, json.loads(report.read_text())["tests"])
+    row.plain_seconds, row.leakguard_seconds = min(plain_times), min(guarded_times)
     row.plain_summary = summary_line(plain.stdout)
     row.tests = count_tests(row.plain_summary)
-    started = time.perf_counter()
-    guarded = run([*base, "--leakguard", f"--leakguard-json={report}"], source)
-    row.leakguard_seconds = time.perf_counter() - started
     row.leakguard_summary = summary_line(guarded.stdout)
     (source.parent / "plain.txt").write_text(plain.stdout + plain.stderr)
     (source.parent / "leakguard.txt").write_text(guarded.stdout + guarded.stderr)
-    if not report.exists():
-        raise RuntimeError(f"{project.name}: no JSON report\n{guarded.stdout[-3000:]}")
-    tests = json.loads(report.read_text())["tests"]
-    known = REAL_LEAKS.get(project.name, {})
+    return row
+
+
+def classify(row: Row, tests: list[dict[str, Any]]) -> None:
+    """Count one run's checked tests; add the tests it flagged or could not re-run."""
+    known = REAL_LEAKS.get(row.project, {})
+    row.checked = sum(1 for entry in tests if entry["verdict"] != "skipped")
     for entry in tests:
         verdict = entry["verdict"]
-        if verdict != "skipped":
-            row.checked += 1
         if verdict == "error":
-            row.errors += 1
             row.error_tests[entry["nodeid"]] = entry["reason"]
-        if verdict not in FLAGGED:
-            continue
-        row.flagged += 1
-        offending = [
-            f"{probe} {entry['growth_per_run'][probe]:+.1f}/run"
-            for probe, trend in entry["trend"].items()
-            if entry["thresholds"][probe] is not None and trend != "flat"
-        ]
-        row.flagged_tests[entry["nodeid"]] = f"{verdict}: {', '.join(offending)}"
-        if entry["nodeid"] in known:
-            row.real_leaks += 1
-        else:
-            row.false_positives += 1
-    return row
+        if verdict in FLAGGED:
+            offending = [
+                f"{probe} {entry['growth_per_run'][probe]:+.1f}/run"
+                for probe, trend in entry["trend"].items()
+                if entry["thresholds"][probe] is not None and trend != "flat"
+            ]
+            row.flagged_tests[entry["nodeid"]] = f"{verdict}: {', '.join(offending)}"
+    row.errors = len(row.error_tests)
+    row.flagged = len(row.flagged_tests)
+    row.real_leaks = sum(1 for nodeid in row.flagged_tests if nodeid in known)
+    row.false_positives = row.flagged - row.real_leaks
 
 
 def table(rows: list[Row]) -> list[str]:
@@ -317,6 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plugin", default=str(ROOT), help="the plugin to install (a path)")
     parser.add_argument("--json", help="write the figures to this path")
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of each suite, plain and guarded alternately: the best time of each",
+    )
+    parser.add_argument(
         "--table",
         nargs="+",
         metavar="JSON",
@@ -339,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work)
     rows: list[Row] = []
     for project in projects:  # one at a time: the timings share the machine's CPUs
-        row = measure(project, work, Path(args.plugin).resolve())
+        row = measure(project, work, Path(args.plugin).resolve(), args.repeat)
         rows.append(row)
         print(
             f"{row.project}: {row.plain_summary!r} / {row.leakguard_summary!r},"
