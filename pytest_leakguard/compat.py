@@ -1,4 +1,5 @@
-"""Every private pytest, pluggy and ``os.environ`` internal the plugin touches, in one place.
+"""Every private pytest, pluggy, ``os.environ`` and ``threading`` internal the plugin touches,
+in one place.
 
 Re-running a test inside a session needs what pytest keeps private: its runner's
 ``call_and_report``, the session's ``SetupState``, fixture finalizers, the
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -183,6 +185,17 @@ def replace_environ_table(data: dict[Any, Any], fresh: dict[Any, Any]) -> None:
     environb = getattr(os, "environb", None)
     if environb is not None and getattr(environb, "_data", None) is data:
         environb._data = fresh
+
+
+def shutdown_locks() -> tuple[set[Any], Any] | None:
+    """``threading``'s set of the locks of running non-daemon threads, and the lock that
+    guards it (``_shutdown_locks``, CPython 3.9-3.12; ``None`` where it has none)."""
+    threading = sys.modules.get("threading")
+    locks = getattr(threading, "_shutdown_locks", None)
+    guard = getattr(threading, "_shutdown_locks_lock", None)
+    if type(locks) is not set or guard is None:
+        return None
+    return locks, guard
 
 
 def _assigns(cls: type, name: str) -> bool:

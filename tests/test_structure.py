@@ -36,9 +36,12 @@ PRIVATE_ATTRIBUTES = frozenset(
         "_name2plugin",
         # os.environ / os.environb
         "_data",
+        # threading (before 3.13)
+        "_shutdown_locks",
+        "_shutdown_locks_lock",
     }
 )
-"""Private attributes of pytest, pluggy and ``os.environ`` objects (the ones found, and kin)."""
+"""Private attributes of pytest, pluggy, ``os.environ`` and ``threading`` (found, and kin)."""
 
 _BY_NAME = ("getattr", "hasattr", "setattr", "delattr")
 
