@@ -37,6 +37,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,6 +156,11 @@ class Row:
     errors: int = 0
     plain_seconds: float = 0.0
     leakguard_seconds: float = 0.0
+    executions: float = 0.0
+    """Executions per checked test: the normal run, the warm-up, measured and holder runs."""
+    floor: float = 0.0
+    """The ratio if every checked test ran only the screen's executions, each as long as its
+    normal run, and sampling cost nothing (see :func:`screen_floor`)."""
     subset: str = ""
     plain_summary: str = ""
     leakguard_summary: str = ""
@@ -259,14 +265,50 @@ def measure(project: Project, work: Path, plugin: Path, repeat: int = 1) -> Row:
         guarded_times.append(time.perf_counter() - started)
         if not report.exists():
             raise RuntimeError(f"{project.name}: no JSON report\n{guarded.stdout[-3000:]}")
-        classify(row, json.loads(report.read_text())["tests"])
+        data = json.loads(report.read_text())
+        classify(row, data["tests"])
     row.plain_seconds, row.leakguard_seconds = min(plain_times), min(guarded_times)
+    row.executions = executions(data["tests"])
+    row.floor = screen_floor(base, source, row.plain_seconds, data)
     row.plain_summary = summary_line(plain.stdout)
     row.tests = count_tests(row.plain_summary)
     row.leakguard_summary = summary_line(guarded.stdout)
     (source.parent / "plain.txt").write_text(plain.stdout + plain.stderr)
     (source.parent / "leakguard.txt").write_text(guarded.stdout + guarded.stderr)
     return row
+
+
+def executions(tests: list[dict[str, Any]]) -> float:
+    """Mean executions per checked test in one run's report."""
+    checked = [t for t in tests if t["verdict"] != "skipped"]
+    made = sum(1 + t["warmup"] + t["runs"] + (t.get("holder_check_runs") or 0) for t in checked)
+    return made / len(checked) if checked else 0.0
+
+
+def screen_floor(base: list[str], source: Path, plain: float, report: dict[str, Any]) -> float:
+    """What ``--leakguard`` would cost if every checked test ran the screen's re-runs only.
+
+    A plain run with ``--junitxml`` (untimed) gives each test's own time (setup, call,
+    teardown); the screen re-runs every checked test ``warmup + runs`` times, so its floor
+    is ``(plain + (warmup + runs) * checked tests' time) / plain``.
+    """
+    junit = source.parent / "junit.xml"
+    run([*base, f"--junitxml={junit}"], source)
+    checked = {_junit_key(t["nodeid"]) for t in report["tests"] if t["verdict"] != "skipped"}
+    seconds = sum(
+        float(case.get("time", 0.0))
+        for case in ElementTree.parse(junit).getroot().iter("testcase")
+        if f"{case.get('classname')}.{case.get('name')}" in checked
+    )
+    settings = report["settings"]
+    screen = int(settings["warmup"]) + int(settings["runs"])
+    return (plain + screen * seconds) / plain
+
+
+def _junit_key(nodeid: str) -> str:
+    """``tests/t.py::TestB::test_c[x]`` as JUnit XML names it: ``tests.t.TestB.test_c[x]``."""
+    path, *rest = nodeid.split("::")
+    return ".".join([path.removesuffix(".py").replace("/", "."), *rest])
 
 
 def classify(row: Row, tests: list[dict[str, Any]]) -> None:
@@ -295,22 +337,26 @@ def table(rows: list[Row]) -> list[str]:
     lines = [
         "| project | version | tests | tests checked | flagged (leak+inconclusive)"
         " | false positives | real leaks | re-run errors | plain s | --leakguard s | ratio |"
-        " suite |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        " executions per checked test | screen's floor | suite |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        " --- |",
     ]
     for r in rows:
         lines.append(
             f"| {r.project} | {r.version} | {r.tests} | {r.checked} | {r.flagged}"
             f" | {r.false_positives} | {r.real_leaks} | {r.errors} | {r.plain_seconds:.1f}"
-            f" | {r.leakguard_seconds:.1f} | {r.ratio:.2f} | {r.subset or 'whole'} |"
+            f" | {r.leakguard_seconds:.1f} | {r.ratio:.2f} | {r.executions:.2f} | {r.floor:.2f}"
+            f" | {r.subset or 'whole'} |"
         )
     if rows:
         median = statistics.median(r.ratio for r in rows)
+        floor = statistics.median(r.floor for r in rows)
         lines.append("")
         lines.append(
             f"Total: {sum(r.tests for r in rows)} tests, {sum(r.checked for r in rows)} checked,"
             f" {sum(r.flagged for r in rows)} flagged, {sum(r.false_positives for r in rows)}"
-            f" false positives; median wall-time ratio {median:.2f}."
+            f" false positives; median wall-time ratio {median:.2f} (the screen's floor:"
+            f" {floor:.2f})."
         )
     return lines
 

@@ -255,8 +255,8 @@ def rose_only(
     thresholds: Mapping[str, float | None],
     floors: Mapping[str, float],
 ) -> bool:
-    """Whether a decisive probe's window moved (see :func:`~pytest_leakguard.verdict.is_quiet`)
-    and none ever went down.
+    """Whether a decisive probe's window moved (see :func:`~pytest_leakguard.verdict.is_quiet`),
+    none ever went down, and a run grew the heap without a new block (:func:`_resized`).
 
     What a container of shared objects does (the bytes rise at each resize, and never
     fall); a quiet test does not pay for the holder check, nor does one that went down
@@ -267,9 +267,27 @@ def rose_only(
     budgets = [thresholds.get(name) for name in MEMORY_PROBES if name in windows]
     if any(budgets) or all(budget is None for budget in budgets):
         return False  # a budget tolerates the little growth this check finds
-    return not is_quiet(windows, thresholds, floors) and all(
-        b >= a for window in decisive for a, b in zip(window, window[1:])
+    return (
+        not is_quiet(windows, thresholds, floors)
+        and all(b >= a for window in decisive for a, b in zip(window, window[1:]))
+        and _resized(windows)
     )
+
+
+def _resized(windows: Mapping[str, Sequence[float]]) -> bool:
+    """Whether a run grew the heap without adding a block: an array reallocated, the only
+    trace of a container of shared objects gaining entries.
+
+    A run that grew both made new objects (a lazy import, a one-off cache entry: most
+    windows that rose once), which the probes follow run by run, and the holder check's
+    two walks of the heap would be spent for nothing.  Without both probes, every window
+    that rose qualifies.
+    """
+    heap, blocks = windows.get("heap"), windows.get("blocks")
+    if heap is None or blocks is None:
+        return True
+    steps = zip(heap, heap[1:], blocks, blocks[1:])
+    return any(after > before and made <= kept for before, after, kept, made in steps)
 
 
 def held_growth(run_once: RunOnce) -> Findings | None:

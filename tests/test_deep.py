@@ -164,6 +164,21 @@ def test_no_holder_check_under_a_budget() -> None:
     assert not deep.rose_only(windows, {"heap": None, "blocks": None}, {})
 
 
+@pytest.mark.parametrize(
+    ("heap", "blocks", "expected"),
+    [
+        ([100, 156, 156, 156], [5, 6, 6, 6], False),  # one new object, once: no container
+        ([100, 156, 188, 188], [5, 6, 6, 6], True),  # then an array grew, no new block
+        ([100, 132, 132, 164], [5, 5, 5, 5], True),  # a list of shared objects, resized twice
+    ],
+)
+def test_the_holder_check_is_for_a_heap_that_grew_without_a_new_block(
+    heap: list[int], blocks: list[int], expected: bool
+) -> None:
+    windows = {"heap": heap, "blocks": blocks}
+    assert deep.rose_only(windows, {"heap": 0.0, "blocks": 0.0}, {}) is expected
+
+
 def _holders(*holders: dict[str, Any]) -> dict[str, Any]:
     return {"holders": list(holders)}
 
