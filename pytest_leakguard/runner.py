@@ -30,7 +30,7 @@ from .probes import Probe, ProbeFactory
 from .probes.memory import measuring, note_test_call, other_threads_doubt
 from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun, function_scope_end
-from .result import CLEAN, ERROR, INCONCLUSIVE, LEAK, SKIPPED, TestResult
+from .result import CLEAN, ERROR, GROWING, INCONCLUSIVE, LEAK, SKIPPED, TestResult
 from .settle import Freezer, settle
 from .verdict import CONTINUE, MIN_MOVING_RUNS, Confirmation, Decision, decide, is_quiet
 
@@ -483,11 +483,19 @@ class Measurement:
             holder_check_runs=self.holder_check_runs,
         )
         doubt = other_threads_doubt(self.probes, samples, settings.warmup)
-        if verdict.status == CLEAN and doubt:
+        if doubt and (verdict.status == CLEAN or _coarse_leak(verdict)):
             verdict.status, verdict.reason = INCONCLUSIVE, doubt
         if self.findings is not None:
             self.findings.apply(verdict)
         return verdict
+
+
+def _coarse_leak(verdict: TestResult) -> bool:
+    """A leak that only the process-wide byte probes with a resolution floor (``malloc``,
+    ``rss``) saw: while other threads ran beside the test, their allocations move those
+    probes as much as the test's, so such a series says nothing about the test."""
+    growing = [t.probe for t in verdict.trends if t.decisive and t.trend == GROWING]
+    return verdict.status == LEAK and bool(growing) and all(p in FLOORS for p in growing)
 
 
 def _stop(started: Sequence[Probe]) -> None:
