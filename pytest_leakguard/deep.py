@@ -40,7 +40,7 @@ from .result import CLEAN, GROWING, LEAK, Explanation, TestResult
 from .rootcause import ROOT_CAUSE_RUNS, root_causes
 from .settle import settle
 from .suppress import MEMORY_PROBES, Attribution, Suppressions, judge
-from .verdict import Decision, is_quiet
+from .verdict import Decision, growing_probes, is_quiet
 
 EXPLAIN_RUNS = 3
 """Extra runs of a leaking test between the two observations of the deep probes."""
@@ -233,15 +233,10 @@ def _bounded_filling(explanation: Mapping[str, Any], decision: Decision) -> str 
     )
 
 
-def _growing(decision: Decision) -> set[str]:
-    """The deciding probes that grew."""
-    return {t.probe for t in decision.trends if t.decisive and t.trend == GROWING}
-
-
 def _python_heap_only(decision: Decision) -> bool:
     """Whether what grew is the Python heap (``heap``, ``blocks``, ``objects``; ``rss`` and
     ``malloc`` beside: Python's blocks over 512 bytes come from the C heap)."""
-    growing = _growing(decision)
+    growing = growing_probes(decision.trends)
     python = set(MEMORY_PROBES)
     return bool(growing & python) and growing - {"rss", "malloc"} <= python
 
@@ -353,7 +348,7 @@ def _explain(
     native_only = rss_only(decision.trends)
     if python:
         explanation = observe(python, run_once)
-        if native_only and explanation and "objects" not in _growing(decision):
+        if native_only and explanation and "objects" not in growing_probes(decision.trends):
             explanation = _without_object_findings(explanation)
     if settings.native or (settings.explain and native_only):
         tracker = NativeExplainer(str(item.config.rootpath), heap_grows=not native_only)
@@ -414,7 +409,7 @@ def _suppress(verdict: TestResult, attribution: Attribution) -> None:
 
 def _explain_resources(probes: Sequence[Probe], decision: Decision) -> dict[str, list[str]]:
     """What the growing probes that can explain themselves found (open files, threads...)."""
-    growing = _growing(decision)
+    growing = growing_probes(decision.trends)
     found: dict[str, list[str]] = {}
     for probe in probes:
         describe = getattr(probe, "explain", None)

@@ -30,9 +30,17 @@ from .probes import Probe, ProbeFactory
 from .probes.memory import measuring, note_test_call, other_threads_doubt
 from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun, function_scope_end
-from .result import CLEAN, ERROR, GROWING, INCONCLUSIVE, LEAK, SKIPPED, TestResult
+from .result import CLEAN, ERROR, INCONCLUSIVE, LEAK, SKIPPED, TestResult
 from .settle import Freezer, settle
-from .verdict import CONTINUE, MIN_MOVING_RUNS, Confirmation, Decision, decide, is_quiet
+from .verdict import (
+    CONTINUE,
+    MIN_MOVING_RUNS,
+    Confirmation,
+    Decision,
+    decide,
+    growing_probes,
+    is_quiet,
+)
 
 FLOORS = {name: float(floor) for name, floor in PROBE_FLOORS.items()}
 """Resolution of probes whose small moves are noise (see :data:`config.FLOORS`)."""
@@ -494,8 +502,8 @@ def _coarse_leak(verdict: TestResult) -> bool:
     """A leak that only the process-wide byte probes with a resolution floor (``malloc``,
     ``rss``) saw: while other threads ran beside the test, their allocations move those
     probes as much as the test's, so such a series says nothing about the test."""
-    growing = [t.probe for t in verdict.trends if t.decisive and t.trend == GROWING]
-    return verdict.status == LEAK and bool(growing) and all(p in FLOORS for p in growing)
+    growing = growing_probes(verdict.trends)
+    return verdict.status == LEAK and bool(growing) and growing <= FLOORS.keys()
 
 
 def _stop(started: Sequence[Probe]) -> None:

@@ -20,7 +20,7 @@ tail did not grow beyond the threshold; *noisy* otherwise.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .result import CLEAN, FLAT, GROWING, INCONCLUSIVE, LEAK, NOISY, ProbeTrend
@@ -101,6 +101,11 @@ def _classify(window: Sequence[float], limit: float, growth: float, tail_growth:
     if growth > limit and rising >= max(3, math.ceil(steps / 4)):
         return GROWING
     return NOISY
+
+
+def growing_probes(trends: Iterable[ProbeTrend]) -> set[str]:
+    """The deciding probes whose trend is growing."""
+    return {t.probe for t in trends if t.decisive and t.trend == GROWING}
 
 
 @dataclass(frozen=True)
@@ -323,6 +328,7 @@ __all__ = [
     "assess",
     "counts_decide",
     "decide",
+    "growing_probes",
     "growth_shape",
     "is_quiet",
     "tail_length",
