@@ -86,8 +86,14 @@ static PyMemAllocatorEx old_mem, old_obj;
 static inline size_t
 slot_of(uintptr_t p)
 {
-    /* Fibonacci hashing: the top bits of the product. */
-    return (size_t)(((uint64_t)p * 0x9E3779B97F4A7C15ULL) >> shift);
+    /* The blocks of one 256-byte stretch of memory share a group of 16 slots (4 cache
+     * lines), one per 16-byte unit; Fibonacci hashing (the top bits of the product)
+     * places the group.  Consecutive allocations and frees then mostly touch the same
+     * lines of the table: hashing every block alone cost a cache miss per call once
+     * the table outgrew the caches (3 to 6 times the allocator's own cost, against 1.5
+     * to 3).  Linear probing stays correct whatever the hash; only its speed moves. */
+    size_t group = (size_t)((((uint64_t)p >> 8) * 0x9E3779B97F4A7C15ULL) >> shift) << 4;
+    return (group | (size_t)(((uint64_t)p >> 4) & 15)) & mask;
 }
 
 /* Rehash into a table of `slots` slots (a power of two, more than twice `used`). */
