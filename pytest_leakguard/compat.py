@@ -69,6 +69,21 @@ def node_finalizers(item: pytest.Item) -> Iterator[list[Any]]:
         yield finalizers
 
 
+def compact_rerun_tables(item: pytest.Item) -> None:
+    """Rebuild, to fit, the dicts that every run of ``item`` adds keys to and deletes them
+    from: its stash (``Stash._storage``) and the session's setup stack (``SetupState.stack``,
+    pytest 8.0-9.2).  A dict's table only shrinks when an insert resizes it, so after some
+    runs it was 288 B larger than before, once: a clean test seemed to grow, and ran on.
+    Refilled from the items (``dict(d)`` copies a table that has no deleted slots as it
+    is), the new table's size depends on the entries only."""
+    stash: Any = item.stash
+    if type(getattr(stash, "_storage", None)) is dict:
+        stash._storage = dict(stash._storage.items())
+    state = item.session._setupstate
+    if type(state.stack) is dict:
+        state.stack = dict(state.stack.items())
+
+
 def fixture_finalizers(fixturedef: pytest.FixtureDef[Any]) -> list[Any]:
     """The finalizers registered on a fixture (pytest 8.0-9.2 ``_finalizers``: no public API)."""
     return cast("list[Any]", fixturedef._finalizers)
@@ -196,6 +211,30 @@ def shutdown_locks() -> tuple[set[Any], Any] | None:
     if type(locks) is not set or guard is None:
         return None
     return locks, guard
+
+
+def dangling_threads() -> set[Any] | None:
+    """The set of weak references behind ``threading``'s registry of every ``Thread`` made
+    (``_dangling``, a ``WeakSet``, CPython 3.9-3.13); ``None`` where it has none, or while
+    the registry is being iterated (it defers its removals then)."""
+    threading = sys.modules.get("threading")
+    registry = getattr(threading, "_dangling", None)
+    data = getattr(registry, "data", None)
+    if type(data) is not set or getattr(registry, "_iterating", True):
+        return None
+    return data
+
+
+def thread_tables() -> tuple[dict[Any, Any], dict[Any, Any], Any] | None:
+    """``threading``'s tables of running and starting threads, and the lock that guards
+    them (``_active``, ``_limbo``, ``_active_limbo_lock``, CPython 3.9-3.13)."""
+    threading = sys.modules.get("threading")
+    active = getattr(threading, "_active", None)
+    limbo = getattr(threading, "_limbo", None)
+    lock = getattr(threading, "_active_limbo_lock", None)
+    if type(active) is not dict or type(limbo) is not dict or lock is None:
+        return None
+    return active, limbo, lock
 
 
 def _assigns(cls: type, name: str) -> bool:

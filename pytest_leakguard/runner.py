@@ -364,6 +364,7 @@ class Measurement:
         )
 
     def _sample(self) -> None:
+        compat.compact_rerun_tables(self.item)
         settle()
         series = self.series
         index = series.count

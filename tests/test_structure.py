@@ -39,6 +39,10 @@ PRIVATE_ATTRIBUTES = frozenset(
         # threading (before 3.13)
         "_shutdown_locks",
         "_shutdown_locks_lock",
+        "_dangling",
+        "_limbo",
+        "_active_limbo_lock",
+        "_iterating",
     }
 )
 """Private attributes of pytest, pluggy, ``os.environ`` and ``threading`` (found, and kin)."""
