@@ -402,9 +402,9 @@ def with_leakguard(case: Case, python: Path, where: Path) -> Run:
     if not tests:
         return Run("error", False, "not checked: " + _tail(done.stdout), seconds)
     entry = tests[0]
-    moved = [
+    moved = [  # a quiet clean test's entry is compact: no trends
         f"{probe} {_amount(entry['growth_per_run'][probe], entry['units'][probe])}/run"
-        for probe, trend in entry["trend"].items()
+        for probe, trend in entry.get("trend", {}).items()
         if entry["thresholds"][probe] is not None and trend == "growing"
     ]
     growth = ", ".join([*moved, f"{entry['runs']} runs"])
