@@ -306,9 +306,27 @@ def screen_floor(base: list[str], source: Path, plain: float, report: dict[str, 
 
 
 def _junit_key(nodeid: str) -> str:
-    """``tests/t.py::TestB::test_c[x]`` as JUnit XML names it: ``tests.t.TestB.test_c[x]``."""
-    path, *rest = nodeid.split("::")
-    return ".".join([path.removesuffix(".py").replace("/", "."), *rest])
+    """``tests/t.py::TestB::test_c[x]`` as JUnit XML names it: ``tests.t.TestB.test_c[x]``.
+
+    As pytest's ``mangle_test_address``: the parameters (after the first ``[``) are kept
+    whole, whatever ``::`` or ``/`` they hold.
+    """
+    address, bracket, params = nodeid.partition("[")
+    path, *rest = address.split("::")
+    names = [re.sub(r"\.py$", "", path.replace("/", ".")), *rest]
+    names[-1] += bracket + params
+    return ".".join(names)
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
 
 
 def classify(row: Row, tests: list[dict[str, Any]]) -> None:
@@ -369,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write the figures to this path")
     parser.add_argument(
         "--repeat",
-        type=int,
+        type=_positive,
         default=1,
         help="runs of each suite, plain and guarded alternately: the best time of each",
     )
