@@ -8,10 +8,12 @@ import functools
 import importlib.util
 import json
 import os
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -250,3 +252,17 @@ def leak_entry(nodeid: str, sites: list[dict[str, object]]) -> dict[str, object]
         "samples": {"heap": [0, 2048, 4096, 6144, 8192, 10240, 12288, 14336]},
         "explanation": {"sites": sites},
     }
+
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """Import ``benchmarks/<name>.py`` (not a package) for the tests of its pure parts."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while building
+    spec.loader.exec_module(module)
+    return module

@@ -6,27 +6,18 @@ from their output, on output captured from real runs.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "leakcorpus.py"
+from helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def corpus() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("leakcorpus", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["leakcorpus"] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("leakcorpus")
 
 
 MEMRAY_NATIVE = """\

@@ -6,28 +6,18 @@ computes from their output.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 from _pytest.junitxml import mangle_test_address
+from helpers import load_benchmark
 from hypothesis import given
 from hypothesis import strategies as st
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "realworld.py"
 
 
 @pytest.fixture(scope="module")
 def realworld() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("realworld", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["realworld"] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("realworld")
 
 
 NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
