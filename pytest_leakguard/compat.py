@@ -69,19 +69,11 @@ def node_finalizers(item: pytest.Item) -> Iterator[list[Any]]:
         yield finalizers
 
 
-def compact_rerun_tables(item: pytest.Item) -> None:
-    """Rebuild, to fit, the dicts that every run of ``item`` adds keys to and deletes them
-    from: its stash (``Stash._storage``) and the session's setup stack (``SetupState.stack``,
-    pytest 8.0-9.2).  A dict's table only shrinks when an insert resizes it, so after some
-    runs it was 288 B larger than before, once: a clean test seemed to grow, and ran on.
-    Refilled from the items (``dict(d)`` copies a table that has no deleted slots as it
-    is), the new table's size depends on the entries only."""
-    stash: Any = item.stash
-    if type(getattr(stash, "_storage", None)) is dict:
-        stash._storage = dict(stash._storage.items())
-    state = item.session._setupstate
-    if type(state.stack) is dict:
-        state.stack = dict(state.stack.items())
+def rerun_tables(item: pytest.Item) -> list[dict[Any, Any]]:
+    """The dicts that every run of ``item`` adds keys to and deletes them from: its stash
+    (``Stash._storage``) and the session's setup stack (``SetupState.stack``, pytest 8.0-9.2)."""
+    found = [getattr(item.stash, "_storage", None), item.session._setupstate.stack]
+    return [table for table in found if type(table) is dict]
 
 
 def fixture_finalizers(fixturedef: pytest.FixtureDef[Any]) -> list[Any]:

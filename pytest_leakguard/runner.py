@@ -31,7 +31,7 @@ from .probes.memory import measuring, note_test_call, other_threads_doubt
 from .probes.resources import IGNORE_KINDS
 from .rerun import Rerun, function_scope_end
 from .result import CLEAN, ERROR, INCONCLUSIVE, LEAK, SKIPPED, TestResult
-from .settle import Freezer, settle
+from .settle import Freezer, compact_rerun_tables, settle
 from .verdict import (
     CONTINUE,
     MIN_MOVING_RUNS,
@@ -364,7 +364,7 @@ class Measurement:
         )
 
     def _sample(self) -> None:
-        compat.compact_rerun_tables(self.item)
+        compact_rerun_tables(self.item)
         settle()
         series = self.series
         index = series.count

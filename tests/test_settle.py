@@ -10,6 +10,7 @@ import pytest
 from pytest_leakguard import compat
 from pytest_leakguard.settle import (
     compact_dangling_threads,
+    compact_rerun_tables,
     compact_shutdown_locks,
     compact_thread_tables,
     settle,
@@ -137,7 +138,7 @@ def test_a_reruns_dicts_are_rebuilt_from_their_items(pytester: pytest.Pytester) 
         del item.stash[key]
     storage = item.stash._storage  # type: ignore[attr-defined]
     assert sys.getsizeof(storage) > sys.getsizeof(dict(storage.items()))
-    compat.compact_rerun_tables(item)
+    compact_rerun_tables(item)
     assert item.stash[keys[0]] == 1
     assert keys[1] not in item.stash
     fitted = item.stash._storage  # type: ignore[attr-defined]

@@ -21,6 +21,7 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, Callable, cast
 
+from ..settle import refill
 from .patching import Patch
 
 GRACE_DELAYS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16)
@@ -183,12 +184,9 @@ class ThreadsProbe:
     def sample(self) -> int:
         """Return the number of live threads, after a grace period for finishing ones."""
         count = self._grace.count(self._count)
-        # The dict behind the sites, which each run's threads enter and leave, emptied
-        # and refilled: its table would otherwise grow on some run, once.
-        table: dict[Any, str] = cast(Any, self._sites).data  # not in typeshed
-        live = list(table.items())
-        table.clear()
-        table.update(live)
+        # The dict behind the sites, which each run's threads enter and leave: its table
+        # would otherwise grow on some run, once.
+        refill(cast(Any, self._sites).data)  # ``data``: not in typeshed
         return count
 
     def stop(self) -> None:
